@@ -1,0 +1,352 @@
+//! Configuration: the Go SDK's fields in Rust form, plus the limits a robust exporter needs.
+
+use crate::error::Error;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// How the SDK is set up. Build it from [`Config::default`] or [`Config::from_env`] and the
+/// chainable setters, then pass it to [`crate::init`].
+///
+/// ```
+/// use std::time::Duration;
+/// let config = raceway::Config::default()
+///     .server_url("http://localhost:8080")
+///     .service_name("bank")
+///     .batch_size(200)
+///     .flush_interval(Duration::from_millis(500))
+///     .tag("team", "payments")
+///     .api_key("s3cret");
+/// assert_eq!(config.service_name, "bank");
+/// // The key never shows up in logs.
+/// assert!(!format!("{config:?}").contains("s3cret"));
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Raceway server base URL (`http://` or `https://`). `None`: no server; events go to the
+    /// embedded analyzer instead.
+    pub server_url: Option<String>,
+    /// `metadata.service_name`. Default `"unknown-service"`.
+    pub service_name: String,
+    /// `metadata.instance_id`. Default `<hostname>-<pid>`.
+    pub instance_id: String,
+    /// `metadata.environment`. Default `"development"`.
+    pub environment: String,
+    /// Events per request to the server. Default 100.
+    pub batch_size: usize,
+    /// Longest time an event waits in the queue before being sent. Default 1 s.
+    pub flush_interval: Duration,
+    /// `metadata.tags` of every event (`sdk_language = "rust"` is added).
+    pub tags: BTreeMap<String, String>,
+    /// Log the exporter's activity to stderr (never the API key, never event contents).
+    pub debug: bool,
+    /// Sent as `Authorization: Bearer <key>`. Never printed.
+    pub api_key: Option<String>,
+    /// Master switch (`RACEWAY_ENABLED`). When false, `init` installs nothing and every tracking
+    /// call is a no-op.
+    pub enabled: bool,
+    /// Events held in memory before new ones are dropped (and counted). Default 16,384.
+    pub queue_capacity: usize,
+    /// Timeout of one request to the server. Default 10 s.
+    pub request_timeout: Duration,
+    /// Upper bound of one request body. Default 1 MiB (the server refuses more than 2 MiB).
+    pub max_batch_bytes: usize,
+    /// Strings inside captured values are cut to this many bytes. Default 4 KiB.
+    pub max_value_bytes: usize,
+    /// Whether function arguments are captured at all (a global `skip_all`). Default true.
+    pub capture_args: bool,
+    /// How long shutdown may spend delivering what is queued. Default 5 s.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server_url: None,
+            service_name: "unknown-service".into(),
+            instance_id: default_instance_id(),
+            environment: "development".into(),
+            batch_size: 100,
+            flush_interval: Duration::from_secs(1),
+            tags: BTreeMap::new(),
+            debug: false,
+            api_key: None,
+            enabled: true,
+            queue_capacity: 16_384,
+            request_timeout: Duration::from_secs(10),
+            max_batch_bytes: 1024 * 1024,
+            max_value_bytes: 4096,
+            capture_args: true,
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty),* $(,)?) => {$(
+        $(#[$doc])*
+        #[must_use]
+        pub fn $name(mut self, $name: $ty) -> Self {
+            self.$name = $name;
+            self
+        }
+    )*};
+}
+
+impl Config {
+    /// The defaults, overridden by `RACEWAY_URL`, `RACEWAY_SERVICE_NAME`, `RACEWAY_INSTANCE_ID`,
+    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG` and `RACEWAY_ENABLED`.
+    ///
+    /// Booleans accept `1/0`, `true/false`, `yes/no`, `on/off` (any case). Empty variables count
+    /// as unset.
+    ///
+    /// ```
+    /// let config = raceway::Config::from_env()?;
+    /// # Ok::<(), raceway::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Config, Error> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// [`Config::from_env`] over any source of variables (testable without touching the process
+    /// environment).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let mut c = Config::default();
+        if let Some(v) = get("RACEWAY_URL") {
+            c.server_url = Some(v);
+        }
+        if let Some(v) = get("RACEWAY_SERVICE_NAME") {
+            c.service_name = v;
+        }
+        if let Some(v) = get("RACEWAY_INSTANCE_ID") {
+            c.instance_id = v;
+        }
+        if let Some(v) = get("RACEWAY_ENVIRONMENT") {
+            c.environment = v;
+        }
+        if let Some(v) = get("RACEWAY_API_KEY") {
+            c.api_key = Some(v);
+        }
+        if let Some(v) = get("RACEWAY_DEBUG") {
+            c.debug = parse_bool("RACEWAY_DEBUG", &v)?;
+        }
+        if let Some(v) = get("RACEWAY_ENABLED") {
+            c.enabled = parse_bool("RACEWAY_ENABLED", &v)?;
+        }
+        Ok(c)
+    }
+
+    /// Sets the server URL.
+    #[must_use]
+    pub fn server_url(mut self, url: impl Into<String>) -> Self {
+        self.server_url = Some(url.into());
+        self
+    }
+
+    /// Sets the service name.
+    #[must_use]
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = name.into();
+        self
+    }
+
+    /// Sets the instance id.
+    #[must_use]
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance_id = id.into();
+        self
+    }
+
+    /// Sets the environment.
+    #[must_use]
+    pub fn environment(mut self, env: impl Into<String>) -> Self {
+        self.environment = env.into();
+        self
+    }
+
+    /// Adds a tag to every event.
+    #[must_use]
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the API key.
+    #[must_use]
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    setters! {
+        /// Sets the batch size.
+        batch_size: usize,
+        /// Sets the flush interval.
+        flush_interval: Duration,
+        /// Turns debug logging on or off.
+        debug: bool,
+        /// Turns the SDK on or off.
+        enabled: bool,
+        /// Sets the queue capacity.
+        queue_capacity: usize,
+        /// Sets the per-request timeout.
+        request_timeout: Duration,
+        /// Sets the maximum request body size.
+        max_batch_bytes: usize,
+        /// Sets the cap on captured strings.
+        max_value_bytes: usize,
+        /// Turns argument capture on or off.
+        capture_args: bool,
+        /// Sets how long shutdown may spend delivering.
+        shutdown_timeout: Duration,
+    }
+
+    /// Checks the values `init` depends on.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let bad = |field, reason: &str| Err(Error::InvalidConfig { field, reason: reason.into() });
+        if let Some(url) = &self.server_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return bad("server_url", "must start with http:// or https://");
+            }
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "must be at least 1");
+        }
+        if self.queue_capacity == 0 {
+            return bad("queue_capacity", "must be at least 1");
+        }
+        if self.max_batch_bytes < 1024 || self.max_batch_bytes > 2 * 1024 * 1024 - 1024 {
+            return bad("max_batch_bytes", "must be between 1 KiB and just under the server's 2 MiB limit");
+        }
+        if self.flush_interval.is_zero() {
+            return bad("flush_interval", "must be greater than zero");
+        }
+        if self.service_name.is_empty() {
+            return bad("service_name", "must not be empty");
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("server_url", &self.server_url)
+            .field("service_name", &self.service_name)
+            .field("instance_id", &self.instance_id)
+            .field("environment", &self.environment)
+            .field("batch_size", &self.batch_size)
+            .field("flush_interval", &self.flush_interval)
+            .field("tags", &self.tags)
+            .field("debug", &self.debug)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("enabled", &self.enabled)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_batch_bytes", &self.max_batch_bytes)
+            .field("max_value_bytes", &self.max_value_bytes)
+            .field("capture_args", &self.capture_args)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish()
+    }
+}
+
+fn parse_bool(var: &'static str, v: &str) -> Result<bool, Error> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(Error::InvalidEnv { var, reason: "expected true/false, 1/0, yes/no or on/off" }),
+    }
+}
+
+/// `<hostname>-<pid>`, without a dependency: the kernel's name, else `HOSTNAME`/`COMPUTERNAME`.
+fn default_instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}-{}", std::process::id())
+}
+
+// Read on the hot path while capturing values; set by `init`.
+static MAX_VALUE_BYTES: AtomicUsize = AtomicUsize::new(4096);
+
+pub(crate) fn max_value_bytes() -> usize {
+    MAX_VALUE_BYTES.load(Ordering::Relaxed)
+}
+
+pub(crate) fn set_max_value_bytes(n: usize) {
+    MAX_VALUE_BYTES.store(n.max(16), Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_match_the_go_sdk() {
+        let c = Config::default();
+        assert_eq!(c.server_url, None);
+        assert_eq!(c.service_name, "unknown-service");
+        assert_eq!(c.environment, "development");
+        assert_eq!(c.batch_size, 100);
+        assert_eq!(c.flush_interval, Duration::from_secs(1));
+        assert!(c.instance_id.ends_with(&format!("-{}", std::process::id())));
+        assert_eq!(c.request_timeout, Duration::from_secs(10));
+        assert!(c.max_batch_bytes < 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn every_environment_variable_is_read() {
+        let c = Config::from_lookup(env(&[
+            ("RACEWAY_URL", "http://127.0.0.1:9"),
+            ("RACEWAY_SERVICE_NAME", "svc"),
+            ("RACEWAY_INSTANCE_ID", "i-1"),
+            ("RACEWAY_ENVIRONMENT", "prod"),
+            ("RACEWAY_API_KEY", "k"),
+            ("RACEWAY_DEBUG", "TRUE"),
+            ("RACEWAY_ENABLED", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(c.server_url.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!((c.service_name.as_str(), c.instance_id.as_str()), ("svc", "i-1"));
+        assert_eq!(c.environment, "prod");
+        assert_eq!(c.api_key.as_deref(), Some("k"));
+        assert!(c.debug);
+        assert!(!c.enabled);
+    }
+
+    #[test]
+    fn a_bad_boolean_names_the_variable_but_not_the_value() {
+        let err = Config::from_lookup(env(&[("RACEWAY_DEBUG", "maybe-secret")])).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("RACEWAY_DEBUG") && !msg.contains("maybe-secret"), "{msg}");
+    }
+
+    #[test]
+    fn debug_output_redacts_the_api_key() {
+        let c = Config::default().api_key("hunter2-key");
+        let s = format!("{c:?}");
+        assert!(!s.contains("hunter2"), "{s}");
+        assert!(s.contains("<redacted>"));
+    }
+
+    #[test]
+    fn validation_rejects_unusable_values() {
+        assert!(Config::default().server_url("localhost:8080").validate().is_err());
+        assert!(Config::default().batch_size(0).validate().is_err());
+        assert!(Config::default().max_batch_bytes(3 << 20).validate().is_err());
+        assert!(Config::default().server_url("https://raceway.example").validate().is_ok());
+    }
+}

@@ -1,0 +1,264 @@
+//! Shipping batches to the Raceway server (`POST {server_url}/events`), following the contract's
+//! two rules: batches go one at a time in recording order, and a request is resent only when the
+//! server certainly did not take it.
+//!
+//! | outcome | what happens |
+//! |---|---|
+//! | 200 | delivered |
+//! | 206 | delivered; the server's own drops are counted (`server_dropped`), never resent |
+//! | connection refused, 429, 502, 503, 504 | retried with backoff, before any later batch |
+//! | 413, 422 (nothing stored) | split in halves and resent; a single event still refused is dropped and counted |
+//! | 401, 403, other 4xx, 500 | dropped and counted (`rejected`) |
+//! | timeout or connection lost after sending | dropped and counted (`undeliverable`): it may have been stored |
+
+use super::Sink;
+use crate::config::Config;
+use crate::dispatch::Dispatch;
+use crate::error::Error;
+use crate::event::Event;
+use crate::wire::{self, Process};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(crate) struct HttpSink {
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    url: String,
+    auth: Option<reqwest::header::HeaderValue>,
+    process: Arc<Process>,
+    dispatch: Arc<Dispatch>,
+    batch_size: usize,
+    max_bytes: usize,
+    timeout: Duration,
+    debug: bool,
+    warned_auth: bool,
+}
+
+enum Outcome {
+    Delivered,
+    /// Nothing was stored and the request can be resent as is (later).
+    Retry(&'static str),
+    /// Nothing was stored, but this body will never be accepted whole: send it in parts.
+    Split(u16),
+    Rejected(u16),
+    Unknown(String),
+}
+
+impl HttpSink {
+    pub(crate) fn new(server_url: &str, config: &Config, dispatch: Arc<Dispatch>) -> Result<Self, Error> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::ExporterStart)?;
+        let client = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("raceway-rust/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::InvalidConfig { field: "server_url", reason: format!("HTTP client: {e}") })?;
+        let auth = match &config.api_key {
+            Some(k) => {
+                let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| {
+                    Error::InvalidConfig {
+                        field: "api_key",
+                        reason: "must be visible ASCII (it goes in an HTTP header)".into(),
+                    }
+                })?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            None => None,
+        };
+        Ok(HttpSink {
+            rt,
+            client,
+            url: format!("{}/events", server_url.trim_end_matches('/')),
+            auth,
+            process: wire::process(),
+            dispatch,
+            batch_size: config.batch_size,
+            max_bytes: config.max_batch_bytes,
+            timeout: config.request_timeout,
+            debug: config.debug,
+            warned_auth: false,
+        })
+    }
+
+    fn log(&self, msg: std::fmt::Arguments<'_>) {
+        if self.debug {
+            eprintln!("[raceway] {msg}");
+        }
+    }
+
+    /// Serializes one event, shrinking it if its values alone would overflow a request.
+    fn render(&self, e: &Event) -> Option<String> {
+        let mut s = String::with_capacity(512);
+        wire::write_event(&mut s, e, &self.process, false);
+        let room = self.max_bytes.saturating_sub(32);
+        if s.len() > room {
+            s.clear();
+            wire::write_event(&mut s, e, &self.process, true);
+        }
+        if s.len() > room {
+            self.dispatch.counters.rejected.fetch_add(1, Relaxed);
+            return None;
+        }
+        Some(s)
+    }
+
+    /// Sends `events` (already rendered), splitting on 413/422, retrying what was certainly not taken.
+    fn send(&mut self, events: &[String]) {
+        if events.is_empty() {
+            return;
+        }
+        let mut body = String::with_capacity(events.iter().map(|e| e.len() + 1).sum::<usize>() + 16);
+        body.push_str("{\"events\":[");
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(e);
+        }
+        body.push_str("]}");
+        let n = events.len() as u64;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.post(body.clone()) {
+                Outcome::Delivered => return,
+                Outcome::Split(status) if events.len() > 1 => {
+                    self.log(format_args!("server answered {status} to {n} events: resending in halves"));
+                    let (a, b) = events.split_at(events.len() / 2);
+                    self.send(a);
+                    self.send(b);
+                    return;
+                }
+                Outcome::Split(status) | Outcome::Rejected(status) => {
+                    self.dispatch.counters.rejected.fetch_add(n, Relaxed);
+                    if matches!(status, 401 | 403) && !self.warned_auth {
+                        self.warned_auth = true;
+                        eprintln!(
+                            "[raceway] the server refused the API key ({status}); events are dropped until it is fixed"
+                        );
+                    } else {
+                        self.log(format_args!("server refused {n} events with {status}"));
+                    }
+                    return;
+                }
+                Outcome::Unknown(why) => {
+                    self.dispatch.counters.undeliverable.fetch_add(n, Relaxed);
+                    self.log(format_args!("{n} events may or may not have been stored ({why}); not resending"));
+                    return;
+                }
+                Outcome::Retry(why) => {
+                    let deadline = self.dispatch.shutdown_deadline();
+                    if deadline.is_some_and(|d| Instant::now() + backoff > d) {
+                        self.dispatch.counters.undeliverable.fetch_add(n, Relaxed);
+                        self.log(format_args!("shutdown deadline reached: {n} events not delivered ({why})"));
+                        return;
+                    }
+                    self.dispatch.counters.retries.fetch_add(1, Relaxed);
+                    self.log(format_args!("{why}: retrying {n} events in {backoff:?}"));
+                    // Parked, so shutdown can cut the wait short.
+                    std::thread::park_timeout(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    fn post(&mut self, body: String) -> Outcome {
+        let timeout = match self.dispatch.shutdown_deadline() {
+            Some(d) => d.saturating_duration_since(Instant::now()).clamp(Duration::from_millis(50), self.timeout),
+            None => self.timeout,
+        };
+        let mut req = self
+            .client
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .timeout(timeout)
+            .body(body);
+        if let Some(a) = &self.auth {
+            req = req.header(reqwest::header::AUTHORIZATION, a.clone());
+        }
+        let result = self.rt.block_on(async move {
+            let resp = req.send().await?;
+            let status = resp.status().as_u16();
+            let text = if status == 206 { resp.text().await.unwrap_or_default() } else { String::new() };
+            Ok::<_, reqwest::Error>((status, text))
+        });
+        match result {
+            Ok((status, text)) => {
+                let counters = &self.dispatch.counters;
+                match status {
+                    200..=299 => {
+                        counters.batches.fetch_add(1, Relaxed);
+                        let dropped = if status == 206 { server_dropped(&text) } else { 0 };
+                        counters.server_dropped.fetch_add(dropped, Relaxed);
+                        Outcome::Delivered
+                    }
+                    429 | 502 | 503 | 504 => Outcome::Retry("server busy or unavailable"),
+                    413 | 422 => Outcome::Split(status),
+                    s => Outcome::Rejected(s),
+                }
+            }
+            Err(e) if e.is_connect() => Outcome::Retry("server unreachable"),
+            // The URL is left out of messages: it could carry credentials.
+            Err(e) if e.is_timeout() => Outcome::Unknown("timed out after sending".into()),
+            Err(e) => Outcome::Unknown(e.without_url().to_string()),
+        }
+    }
+}
+
+/// `M` from a 206 body `{"data":"Ingested N events, M errors",...}`.
+fn server_dropped(body: &str) -> u64 {
+    let data = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("data").and_then(|d| d.as_str().map(str::to_owned)))
+        .unwrap_or_default();
+    data.split(", ")
+        .nth(1)
+        .and_then(|s| s.strip_suffix(" errors").or_else(|| s.strip_suffix(" error")))
+        .and_then(|m| m.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+impl Sink for HttpSink {
+    fn deliver(&mut self, events: &[Event]) {
+        let mut batch: Vec<String> = Vec::with_capacity(self.batch_size.min(events.len()));
+        let mut bytes = 16;
+        for e in events {
+            let Some(s) = self.render(e) else { continue };
+            if !batch.is_empty() && (batch.len() >= self.batch_size || bytes + s.len() + 1 > self.max_bytes) {
+                self.send_counted(&batch);
+                batch.clear();
+                bytes = 16;
+            }
+            bytes += s.len() + 1;
+            batch.push(s);
+        }
+        self.send_counted(&batch);
+    }
+}
+
+impl HttpSink {
+    /// Sends a batch and counts what the server accepted.
+    fn send_counted(&mut self, batch: &[String]) {
+        let dispatch = self.dispatch.clone();
+        let c = &dispatch.counters;
+        let before = c.rejected.load(Relaxed) + c.undeliverable.load(Relaxed);
+        self.send(batch);
+        let failed = c.rejected.load(Relaxed) + c.undeliverable.load(Relaxed) - before;
+        let ok = batch.len() as u64 - failed.min(batch.len() as u64);
+        c.delivered.fetch_add(ok, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_dropped;
+
+    #[test]
+    fn reads_the_drop_count_of_a_206_answer() {
+        assert_eq!(server_dropped(r#"{"success":true,"data":"Ingested 100 events, 7 errors","error":null}"#), 7);
+        assert_eq!(server_dropped(r#"{"success":true,"data":"Ingested 100 events","error":null}"#), 0);
+        assert_eq!(server_dropped("garbage"), 0);
+    }
+}

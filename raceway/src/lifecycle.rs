@@ -1,0 +1,172 @@
+//! `init`, `flush`, `shutdown` and the [`Guard`]: installing and removing the process-wide client.
+//!
+//! None of these needs a tokio runtime or blocks one for long: the exporter is a plain thread with
+//! its own I/O runtime, so they work the same from `main`, inside any runtime flavour, and from
+//! `Drop` while a runtime shuts down.
+
+use crate::config::Config;
+use crate::dispatch::{self, Dispatch, Stats};
+use crate::error::Error;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Running {
+    dispatch: Arc<Dispatch>,
+    worker: Option<std::thread::JoinHandle<()>>,
+    shutdown_timeout: Duration,
+    debug: bool,
+}
+
+static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
+static CAPTURE_ARGS: AtomicBool = AtomicBool::new(true);
+/// Counters of the last client, kept after shutdown so they can still be read.
+static LAST_STATS: Mutex<Option<Arc<Dispatch>>> = Mutex::new(None);
+
+pub(crate) fn capture_args() -> bool {
+    CAPTURE_ARGS.load(Ordering::Relaxed)
+}
+
+/// Installs the process-wide client and starts the exporter.
+///
+/// Keep the returned [`Guard`] alive for the program's life: dropping it flushes what was recorded
+/// and stops the exporter. With `config.enabled == false` nothing is installed and every tracking
+/// call stays a no-op.
+///
+/// ```
+/// let _guard = raceway::init(raceway::Config::default().service_name("docs"))?;
+/// raceway::track_write("x", &1, &2);
+/// # Ok::<(), raceway::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::AlreadyInitialized`] if a client is installed, [`Error::InvalidConfig`] for unusable
+/// settings, [`Error::ExporterStart`] if the exporter thread cannot be started.
+pub fn init(config: Config) -> Result<Guard, Error> {
+    config.validate()?;
+    if !config.enabled || !cfg!(feature = "enabled") {
+        return Ok(Guard { active: false });
+    }
+    let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    if running.is_some() {
+        return Err(Error::AlreadyInitialized);
+    }
+    crate::wire::set_process(Arc::new(crate::wire::Process::new(
+        &config.service_name,
+        &config.instance_id,
+        &config.environment,
+        &config.tags,
+    )));
+    crate::config::set_max_value_bytes(config.max_value_bytes);
+    CAPTURE_ARGS.store(config.capture_args, Ordering::Relaxed);
+
+    let dispatch = Arc::new(Dispatch::new(config.queue_capacity, config.batch_size));
+    let sinks = crate::exporter::sinks_for(&config, &dispatch)?;
+    let worker = crate::exporter::Worker::new(dispatch.clone(), sinks, &config);
+    let handle = std::thread::Builder::new()
+        .name("raceway-exporter".into())
+        .spawn(move || worker.run())
+        .map_err(Error::ExporterStart)?;
+    dispatch.set_worker(handle.thread().clone());
+    if !dispatch::install(dispatch.clone()) {
+        // Unreachable while RUNNING is held, but never leave a worker behind.
+        stop_worker(&dispatch, Some(handle), config.shutdown_timeout);
+        return Err(Error::AlreadyInitialized);
+    }
+    *LAST_STATS.lock().unwrap_or_else(|e| e.into_inner()) = Some(dispatch.clone());
+    if config.debug {
+        eprintln!("[raceway] initialized: {:?}", config);
+    }
+    *running = Some(Running {
+        dispatch,
+        worker: Some(handle),
+        shutdown_timeout: config.shutdown_timeout,
+        debug: config.debug,
+    });
+    Ok(Guard { active: true })
+}
+
+/// Delivers everything recorded so far and waits for it (at most the configured
+/// `shutdown_timeout`). Returns whether the exporter finished in time; `true` when not initialized.
+///
+/// ```
+/// raceway::track_custom("checkpoint", &1);
+/// assert!(raceway::flush());
+/// ```
+pub fn flush() -> bool {
+    let (dispatch, timeout) = {
+        let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        match running.as_ref() {
+            Some(r) => (r.dispatch.clone(), r.shutdown_timeout),
+            None => return true,
+        }
+    };
+    dispatch.flush_and_wait(timeout)
+}
+
+/// Flushes and stops the exporter; later tracking calls are no-ops until the next `init`.
+/// Safe to call more than once. Returns whether everything queued was handled in time.
+///
+/// ```
+/// let guard = raceway::init(raceway::Config::default())?;
+/// raceway::shutdown();
+/// raceway::shutdown(); // harmless
+/// drop(guard);         // also harmless
+/// # Ok::<(), raceway::Error>(())
+/// ```
+pub fn shutdown() -> bool {
+    let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let Some(mut r) = running else { return true };
+    dispatch::uninstall();
+    let ok = stop_worker(&r.dispatch, r.worker.take(), r.shutdown_timeout);
+    let s = r.dispatch.counters.snapshot();
+    let lost = s.dropped_queue_full + s.rejected + s.undeliverable;
+    if lost > 0 || s.server_dropped > 0 || r.debug {
+        eprintln!(
+            "[raceway] shutdown: {} events delivered, {} dropped (queue full), {} rejected by the server, {} undeliverable, {} dropped by the server's queue",
+            s.delivered, s.dropped_queue_full, s.rejected, s.undeliverable, s.server_dropped
+        );
+    }
+    ok
+}
+
+fn stop_worker(d: &Dispatch, worker: Option<std::thread::JoinHandle<()>>, timeout: Duration) -> bool {
+    d.begin_shutdown(Instant::now() + timeout);
+    d.wake();
+    match worker {
+        Some(h) => h.join().is_ok(),
+        None => true,
+    }
+}
+
+/// Counters of the installed (or last installed) client: drops, deliveries, retries.
+///
+/// ```
+/// let s = raceway::stats();
+/// println!("{} events delivered, {} dropped", s.delivered, s.dropped_queue_full);
+/// ```
+pub fn stats() -> Stats {
+    LAST_STATS.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|d| d.counters.snapshot()).unwrap_or_default()
+}
+
+/// Keeps the client installed; dropping it calls [`shutdown`].
+#[must_use = "dropping the guard shuts raceway down at once"]
+#[derive(Debug)]
+pub struct Guard {
+    active: bool,
+}
+
+impl Guard {
+    /// Whether this guard installed a client (false when disabled by configuration).
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.active {
+            shutdown();
+        }
+    }
+}
