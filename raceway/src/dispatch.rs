@@ -180,20 +180,17 @@ impl Dispatch {
     /// Takes up to `max` queued events, oldest first.
     pub(crate) fn pop_into(&self, out: &mut Vec<Event>, max: usize) -> usize {
         self.wake_pending.store(false, Ordering::Release);
-        let mut n = 0;
         #[cfg(feature = "enabled")]
-        while n < max {
-            match self.queue.pop() {
-                Some(e) => {
-                    out.push(e);
-                    n += 1;
-                }
-                None => break,
-            }
+        {
+            let before = out.len();
+            out.extend(std::iter::from_fn(|| self.queue.pop()).take(max));
+            out.len() - before
         }
         #[cfg(not(feature = "enabled"))]
-        let _ = (out, max);
-        n
+        {
+            let _ = (out, max);
+            0
+        }
     }
 
     /// Events currently queued.
