@@ -1,0 +1,427 @@
+//! The server side: a tower middleware that runs each request as a logical task of its trace.
+
+use crate::context::{with_local, Context, Instrumented, TaskState};
+use ::http::request::Parts;
+use ::http::{Request, Response};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
+
+type Predicate = dyn Fn(&Parts) -> bool + Send + Sync;
+
+/// Which requests are served without tracing.
+#[derive(Clone, Default)]
+struct Filter {
+    /// Exact paths, or prefixes when written with a trailing `*`.
+    paths: Vec<String>,
+    predicates: Vec<Arc<Predicate>>,
+}
+
+impl Filter {
+    fn skips(&self, req: &Parts) -> bool {
+        let path = req.uri.path();
+        self.paths.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => path == p,
+        }) || self.predicates.iter().any(|f| f(req))
+    }
+}
+
+/// Tower middleware that traces every request it serves: it continues the caller's trace from
+/// the `traceparent` / `tracestate` / `raceway-clock` headers (or starts a new one when they are
+/// absent or invalid), runs the request — the inner service's `call` and its whole future — as a
+/// logical task of that trace, and records `HttpRequest` (method, path) and `HttpResponse`
+/// (status, duration). Every event of the request carries `instance_id`, `distributed_span_id`
+/// and, when there was a caller, `upstream_span_id`.
+///
+/// Inside the handler, [`crate::propagation_headers`] (or
+/// [`RequestBuilderExt::raceway_propagate`](crate::http::RequestBuilderExt::raceway_propagate))
+/// sends the trace on, and [`Context::current`] captures it for background work that outlives
+/// the request.
+///
+/// # Global, per route, or filtered
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use raceway::http::RacewayLayer;
+///
+/// async fn transfer() -> &'static str { "ok" }
+/// async fn health() -> &'static str { "up" }
+///
+/// // Global: every route is traced, except what the filter skips (the Go SDK's
+/// // "conditional middleware"): health checks, metrics, static files, bots.
+/// let global: Router = Router::new()
+///     .route("/api/transfer", get(transfer))
+///     .route("/health", get(health))
+///     .layer(
+///         RacewayLayer::new()
+///             .skip_paths(["/health", "/metrics", "/static/*"])
+///             .skip_if(|req| {
+///                 req.headers.get("user-agent")
+///                     .and_then(|ua| ua.to_str().ok())
+///                     .is_some_and(|ua| ua.to_ascii_lowercase().contains("bot"))
+///             }),
+///     );
+///
+/// // Per route (recommended in production): only the routes added before `route_layer` are
+/// // traced; `/health` and `/metrics` added after it never create a trace.
+/// let per_route: Router = Router::new()
+///     .route("/api/transfer", get(transfer))
+///     .route_layer(RacewayLayer::new())
+///     .route("/health", get(health));
+/// ```
+///
+/// The layer works with any `tower::Service<http::Request<B>, Response = http::Response<B2>>`:
+/// hyper services through `tower::ServiceBuilder`, tonic servers through `Server::layer`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// let svc = ServiceBuilder::new().layer(raceway::http::RacewayLayer::new()).service_fn(
+///     |_req: http::Request<()>| async {
+///         // The handler runs inside the caller's trace.
+///         let trace = raceway::Context::current().unwrap().trace_id();
+///         Ok::<_, std::convert::Infallible>(http::Response::new(trace.simple()))
+///     },
+/// );
+/// let req = http::Request::get("/orders")
+///     .header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+///     .body(())
+///     .unwrap();
+/// let resp = svc.oneshot(req).await.unwrap();
+/// assert_eq!(resp.body(), "0af7651916cd43dd8448eb211c80319c");
+/// # }
+/// ```
+#[derive(Clone, Default)]
+pub struct RacewayLayer {
+    filter: Arc<Filter>,
+}
+
+impl fmt::Debug for RacewayLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RacewayLayer")
+            .field("skip_paths", &self.filter.paths)
+            .field("skip_if", &self.filter.predicates.len())
+            .finish()
+    }
+}
+
+impl RacewayLayer {
+    /// A layer that traces every request.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves these paths without tracing. A path ending in `*` is a prefix (`"/static/*"`);
+    /// others must match exactly (`"/health"`). The query string is not part of the path.
+    ///
+    /// ```
+    /// let layer = raceway::http::RacewayLayer::new().skip_paths(["/health", "/metrics"]);
+    /// ```
+    #[must_use]
+    pub fn skip_paths<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        Arc::make_mut(&mut self.filter).paths.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Serves the requests for which `skip` returns true without tracing. It sees the request's
+    /// method, URI, headers and extensions; several predicates may be added (any one skips).
+    ///
+    /// ```
+    /// let layer = raceway::http::RacewayLayer::new().skip_if(|req| req.method == http::Method::OPTIONS);
+    /// ```
+    #[must_use]
+    pub fn skip_if<F>(mut self, skip: F) -> Self
+    where
+        F: Fn(&Parts) -> bool + Send + Sync + 'static,
+    {
+        Arc::make_mut(&mut self.filter).predicates.push(Arc::new(skip));
+        self
+    }
+}
+
+impl<S> tower_layer::Layer<S> for RacewayLayer {
+    type Service = RacewayService<S>;
+
+    fn layer(&self, inner: S) -> RacewayService<S> {
+        RacewayService { inner, filter: self.filter.clone() }
+    }
+}
+
+/// The service made by [`RacewayLayer`].
+#[derive(Clone)]
+pub struct RacewayService<S> {
+    inner: S,
+    filter: Arc<Filter>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for RacewayService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RacewayService").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for RacewayService<S>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let (parts, body) = req.into_parts();
+        if self.filter.skips(&parts) {
+            return ResponseFuture(Kind::Plain(self.inner.call(Request::from_parts(parts, body))));
+        }
+        let start = Instant::now();
+        let mut state = Some(Context::from_headers(&parts.headers).into_task());
+        let inner = &mut self.inner;
+        // The inner `call` runs in the request's task too: routers and handlers may do work there.
+        let future = run_in(&mut state, move || {
+            crate::track_http_request(parts.method.as_str(), parts.uri.path());
+            inner.call(Request::from_parts(parts, body))
+        });
+        match state {
+            Some(state) => ResponseFuture(Kind::Traced(Instrumented::new(Timed { inner: future, start }, state, None))),
+            None => ResponseFuture(Kind::Plain(future)),
+        }
+    }
+}
+
+/// Runs `f` with `state` installed as this thread's running task, and takes it back afterwards
+/// (also on unwind). When the thread's slot is unavailable `f` runs untraced and `state` is kept.
+fn run_in<R>(state: &mut Option<TaskState>, f: impl FnOnce() -> R) -> R {
+    struct Restore<'a> {
+        state: &'a mut Option<TaskState>,
+        prev: Option<Option<TaskState>>,
+    }
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            if let Some(prev) = self.prev.take() {
+                if let Some(mine) = with_local(|l| std::mem::replace(&mut l.task, prev)) {
+                    *self.state = mine;
+                }
+            }
+        }
+    }
+    let mut incoming = state.take();
+    let prev = with_local(|l| std::mem::replace(&mut l.task, incoming.take()));
+    if prev.is_none() {
+        *state = incoming;
+    }
+    let _restore = Restore { state, prev };
+    f()
+}
+
+/// Records the response (or the service's error) when the inner future completes; polled inside
+/// the request's task, so the event lands in its chain.
+struct Timed<F> {
+    inner: F,
+    start: Instant,
+}
+
+impl<F, B, E> Future for Timed<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `inner` is structurally pinned (never moved out, dropped in place); `start` is
+        // `Unpin` and only read.
+        let this = unsafe { self.get_unchecked_mut() };
+        let out = unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx);
+        if let Poll::Ready(result) = &out {
+            match result {
+                Ok(resp) => crate::track_http_response(resp.status().as_u16(), this.start.elapsed()),
+                Err(_) => crate::track_error_with(
+                    "HttpServiceError",
+                    format!("the service failed with a `{}`", std::any::type_name::<E>()),
+                    Vec::new(),
+                ),
+            }
+        }
+        out
+    }
+}
+
+/// The response future of [`RacewayService`].
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture<F>(Kind<F>);
+
+enum Kind<F> {
+    Traced(Instrumented<Timed<F>>),
+    Plain(F),
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let traced = matches!(self.0, Kind::Traced(_));
+        f.debug_struct("ResponseFuture").field("traced", &traced).finish()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // SAFETY: structural pinning of the enum's only field; nothing is moved out.
+        unsafe {
+            match &mut self.get_unchecked_mut().0 {
+                Kind::Traced(f) => Pin::new_unchecked(f).poll(cx),
+                Kind::Plain(f) => Pin::new_unchecked(f).poll(cx),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    /// A minimal inner service: records a write, answers with the status it is told.
+    #[derive(Clone)]
+    struct Handler(u16);
+
+    impl Service<Request<()>> for Handler {
+        type Response = Response<String>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Response<String>, Self::Error>>;
+
+        fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: Request<()>) -> Self::Future {
+            crate::track_write("handled", &0, &1);
+            let trace = Context::current().map(|c| c.trace_id().simple()).unwrap_or_default();
+            let mut resp = Response::new(format!("{}:{trace}", req.uri().path()));
+            *resp.status_mut() = ::http::StatusCode::from_u16(self.0).unwrap();
+            std::future::ready(Ok(resp))
+        }
+    }
+
+    fn request(path: &str, headers: &[(&str, &str)]) -> Request<()> {
+        let mut b = Request::get(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap()
+    }
+
+    /// Serves `req` under a test capture (which the request's trace inherits).
+    async fn serve(layer: &RacewayLayer, req: Request<()>, status: u16) -> (Response<String>, Vec<crate::Event>) {
+        let mut svc = layer.layer(Handler(status));
+        let captured = crate::testing::capture_async(async move { svc.call(req).await.unwrap() }).await;
+        (captured.output, captured.events)
+    }
+
+    const TP: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    #[tokio::test]
+    async fn a_request_is_one_task_recording_request_then_work_then_response() {
+        let (resp, events) =
+            serve(&RacewayLayer::new(), request("/orders?secret=1", &[("traceparent", TP)]), 201).await;
+        assert_eq!(resp.body(), "/orders:0af7651916cd43dd8448eb211c80319c", "the handler ran in the caller's trace");
+        let kinds: Vec<_> = events.iter().map(|e| &e.kind).collect();
+        assert!(
+            matches!(kinds[..], [
+            EventKind::HttpRequest { method, url, .. },
+            EventKind::StateChange { .. },
+            EventKind::HttpResponse { status: 201, .. },
+        ] if method.as_str() == "GET" && url == "/orders"),
+            "{kinds:?}"
+        );
+        assert!(events.iter().all(|e| e.trace_id.simple() == "0af7651916cd43dd8448eb211c80319c"));
+        assert!(events.iter().all(|e| e.task == events[0].task), "one logical task");
+        assert_eq!(events[1].parent_id, Some(events[0].id));
+        assert_eq!(events[2].parent_id, Some(events[1].id));
+        for e in &events {
+            let span = e.span.as_deref().expect("every event carries the request's span");
+            assert_eq!(span.span_id.unwrap().to_string(), "b7ad6b7169203331");
+            assert_eq!(span.upstream_span_id, None, "traceparent alone names no upstream span");
+        }
+        assert!(events[2].duration_ns.is_some());
+    }
+
+    #[tokio::test]
+    async fn invalid_headers_start_a_fresh_trace_with_its_own_span() {
+        let bad = "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01";
+        let (resp, events) = serve(&RacewayLayer::new(), request("/x", &[("traceparent", bad)]), 200).await;
+        assert!(!resp.body().ends_with("0af7651916cd43dd8448eb211c80319c"));
+        assert_eq!(events.len(), 3);
+        let span = events[0].span.as_deref().unwrap();
+        assert!(span.span_id.is_some() && span.upstream_span_id.is_none());
+    }
+
+    #[tokio::test]
+    async fn skipped_paths_record_nothing_and_still_reach_the_service() {
+        let layer = RacewayLayer::new().skip_paths(["/health"]);
+        let (resp, events) = serve(&layer, request("/health", &[("traceparent", TP)]), 200).await;
+        assert!(resp.body().starts_with("/health:"));
+        let kinds: Vec<_> = events.iter().map(|e| &e.kind).collect();
+        assert!(matches!(kinds[..], [EventKind::StateChange { .. }]), "only the handler's own write: {kinds:?}");
+        assert_ne!(events[0].trace_id.simple(), "0af7651916cd43dd8448eb211c80319c", "no trace continued");
+    }
+
+    #[tokio::test]
+    async fn a_failing_service_records_an_error_event() {
+        #[derive(Clone)]
+        struct Failing;
+        impl Service<Request<()>> for Failing {
+            type Response = Response<()>;
+            type Error = std::io::Error;
+            type Future = std::future::Ready<Result<Response<()>, std::io::Error>>;
+            fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+                Poll::Ready(Ok(()))
+            }
+            fn call(&mut self, _: Request<()>) -> Self::Future {
+                std::future::ready(Err(std::io::Error::other("boom")))
+            }
+        }
+        let mut svc = RacewayLayer::new().layer(Failing);
+        let captured = crate::testing::capture_async(async move { svc.call(request("/f", &[])).await }).await;
+        assert!(captured.output.is_err());
+        assert!(
+            matches!(&captured.events[1].kind, EventKind::Error { error_type, .. } if error_type.as_str() == "HttpServiceError")
+        );
+    }
+
+    #[test]
+    fn skip_paths_match_exactly_or_by_prefix_and_predicates_add_up() {
+        let layer =
+            RacewayLayer::new().skip_paths(["/health", "/static/*"]).skip_if(|r| r.headers.contains_key("x-bot"));
+        let parts = |path: &str, bot: bool| {
+            let mut b = Request::get(path);
+            if bot {
+                b = b.header("x-bot", "1");
+            }
+            b.body(()).unwrap().into_parts().0
+        };
+        assert!(layer.filter.skips(&parts("/health", false)));
+        assert!(layer.filter.skips(&parts("/health?verbose=1", false)));
+        assert!(!layer.filter.skips(&parts("/healthz", false)));
+        assert!(layer.filter.skips(&parts("/static/app.js", false)));
+        assert!(layer.filter.skips(&parts("/api", true)));
+        assert!(!layer.filter.skips(&parts("/api", false)));
+    }
+}
