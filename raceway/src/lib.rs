@@ -23,6 +23,7 @@
 //! | `record`, `dispatch` | the hot path: stamping an event and queueing it |
 //! | `wire`, `exporter` | the server's JSON and the background exporter |
 //! | [`testing`] | capturing events in tests |
+//! | [`propagation`], `http` | trace headers across services; tower middleware and reqwest (features `tower`, `reqwest`) |
 
 #![warn(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -40,6 +41,7 @@ mod lifecycle;
 mod location;
 mod locks;
 mod name;
+pub mod propagation;
 mod record;
 mod task;
 mod time;
@@ -48,6 +50,8 @@ mod value;
 mod wire;
 
 pub mod testing;
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+pub mod http;
 
 pub use clock::{Clock, Component};
 pub use config::Config;
@@ -60,6 +64,7 @@ pub use lifecycle::{flush, init, shutdown, stats, Guard};
 pub use location::Location;
 pub use locks::{with_lock, with_rw_read, with_rw_write, HeldLock};
 pub use name::Name;
+pub use propagation::propagation_headers;
 pub use task::{fork, thread, Forked, Joiner};
 #[cfg(feature = "tokio")]
 pub use task::{spawn, JoinHandle};

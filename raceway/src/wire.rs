@@ -15,6 +15,8 @@ use std::sync::{Arc, RwLock};
 pub(crate) struct Process {
     pub service: String,
     pub pid: u32,
+    /// The raw instance id (for the `"<service>#<instance>"` clock component of propagation).
+    pub instance_id: String,
     /// `"process_id":..,"service_name":..,"environment":..,"tags":{..}`, pre-rendered.
     fixed_metadata: String,
     /// `,"instance_id":".."` pre-rendered.
@@ -48,7 +50,13 @@ impl Process {
         fixed.push('}');
         let mut inst = String::from(",\"instance_id\":");
         json_str(&mut inst, instance);
-        Process { service: service.to_owned(), pid, fixed_metadata: fixed, instance: inst }
+        Process {
+            service: service.to_owned(),
+            pid,
+            instance_id: instance.to_owned(),
+            fixed_metadata: fixed,
+            instance: inst,
+        }
     }
 }
 
