@@ -98,7 +98,8 @@ async fn get_checkout(headers: &[(&str, &str)]) -> String {
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let body: Value = req.send().await.unwrap().json().await.unwrap();
+    let text = req.send().await.unwrap().text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
     body["trace_id"].as_str().unwrap().to_string()
 }
 
