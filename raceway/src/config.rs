@@ -59,6 +59,9 @@ pub struct Config {
     pub capture_args: bool,
     /// How long shutdown may spend delivering what is queued. Default 5 s.
     pub shutdown_timeout: Duration,
+    /// Run the embedded race analyzer and print its report at shutdown (`RACEWAY_ANALYZE`).
+    /// `None` (default): on when there is no `server_url`, off alongside a server.
+    pub analyze: Option<bool>,
 }
 
 impl Default for Config {
@@ -80,6 +83,7 @@ impl Default for Config {
             max_value_bytes: 4096,
             capture_args: true,
             shutdown_timeout: Duration::from_secs(5),
+            analyze: None,
         }
     }
 }
@@ -97,7 +101,7 @@ macro_rules! setters {
 
 impl Config {
     /// The defaults, overridden by `RACEWAY_URL`, `RACEWAY_SERVICE_NAME`, `RACEWAY_INSTANCE_ID`,
-    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG` and `RACEWAY_ENABLED`.
+    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG`, `RACEWAY_ENABLED` and `RACEWAY_ANALYZE`.
     ///
     /// Booleans accept `1/0`, `true/false`, `yes/no`, `on/off` (any case). Empty variables count
     /// as unset.
@@ -135,6 +139,9 @@ impl Config {
         }
         if let Some(v) = get("RACEWAY_ENABLED") {
             c.enabled = parse_bool("RACEWAY_ENABLED", &v)?;
+        }
+        if let Some(v) = get("RACEWAY_ANALYZE") {
+            c.analyze = Some(parse_bool("RACEWAY_ANALYZE", &v)?);
         }
         Ok(c)
     }
@@ -204,6 +211,25 @@ impl Config {
         shutdown_timeout: Duration,
     }
 
+    /// Turns the embedded analyzer on or off, overriding the default (on without a server).
+    ///
+    /// ```
+    /// // Ship to a server and also print a local race report at shutdown.
+    /// let config = raceway::Config::default().server_url("http://localhost:8080").analyze(true);
+    /// assert!(config.analyzer_on());
+    /// assert!(raceway::Config::default().analyzer_on());
+    /// ```
+    #[must_use]
+    pub fn analyze(mut self, on: bool) -> Self {
+        self.analyze = Some(on);
+        self
+    }
+
+    /// Whether `init` will run the embedded analyzer with this configuration.
+    pub fn analyzer_on(&self) -> bool {
+        self.analyze.unwrap_or(self.server_url.is_none())
+    }
+
     /// Checks the values `init` depends on.
     pub(crate) fn validate(&self) -> Result<(), Error> {
         let bad = |field, reason: &str| Err(Error::InvalidConfig { field, reason: reason.into() });
@@ -250,6 +276,7 @@ impl fmt::Debug for Config {
             .field("max_value_bytes", &self.max_value_bytes)
             .field("capture_args", &self.capture_args)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("analyze", &self.analyze)
             .finish()
     }
 }
@@ -325,6 +352,16 @@ mod tests {
         assert_eq!(c.api_key.as_deref(), Some("k"));
         assert!(c.debug);
         assert!(!c.enabled);
+    }
+
+    #[test]
+    fn the_analyzer_is_on_without_a_server_unless_switched() {
+        assert!(Config::default().analyzer_on());
+        assert!(!Config::default().server_url("http://x").analyzer_on());
+        let c = Config::from_lookup(env(&[("RACEWAY_URL", "http://x"), ("RACEWAY_ANALYZE", "on")])).unwrap();
+        assert!(c.analyzer_on());
+        let c = Config::from_lookup(env(&[("RACEWAY_ANALYZE", "0")])).unwrap();
+        assert!(!c.analyzer_on());
     }
 
     #[test]

@@ -23,11 +23,13 @@
 //! | `record`, `dispatch` | the hot path: stamping an event and queueing it |
 //! | `wire`, `exporter` | the server's JSON and the background exporter |
 //! | [`testing`] | capturing events in tests |
+//! | `analyzer` | the embedded race and deadlock analyzer: [`Analyzer`], [`report`], [`Report`] |
 //! | [`propagation`], `http` | trace headers across services; tower middleware and reqwest (features `tower`, `reqwest`) |
 
 #![warn(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+mod analyzer;
 mod clock;
 mod config;
 mod context;
@@ -53,6 +55,7 @@ pub mod testing;
 #[cfg(any(feature = "tower", feature = "reqwest"))]
 pub mod http;
 
+pub use analyzer::{analyze, report, Analyzer, Deadlock, LockStep, Race, RaceAccess, Report, Severity};
 pub use clock::{Clock, Component};
 pub use config::Config;
 pub use context::{Context, EnterGuard, Instrumented};

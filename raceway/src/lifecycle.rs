@@ -119,6 +119,8 @@ pub fn shutdown() -> bool {
     let Some(mut r) = running else { return true };
     dispatch::uninstall();
     let ok = stop_worker(&r.dispatch, r.worker.take(), r.shutdown_timeout);
+    // After the worker stopped, so the report covers every delivered event.
+    crate::analyzer::finish_run();
     let s = r.dispatch.counters.snapshot();
     let lost = s.dropped_queue_full + s.rejected + s.undeliverable;
     if lost > 0 || s.server_dropped > 0 || r.debug {

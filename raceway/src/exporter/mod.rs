@@ -37,6 +37,10 @@ pub(crate) fn sinks_for(config: &Config, dispatch: &Arc<Dispatch>) -> Result<Vec
             });
         }
     }
+    // Last, so that a failing server sink above cannot leave a started analyzer behind.
+    if config.analyzer_on() {
+        sinks.push(Box::new(crate::analyzer::sink::AnalyzerSink::start()));
+    }
     Ok(sinks)
 }
 

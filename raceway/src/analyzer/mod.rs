@@ -1,0 +1,227 @@
+//! The embedded analyzer: race and deadlock detection inside the process, without a server.
+//!
+//! It reads events in recording order and keeps only what later events must be compared with:
+//! - per variable, the accesses not yet overtaken by a later one (see `shadow.rs`, a FastTrack
+//!   variant whose epochs carry a lock set);
+//! - per task *holding locks*, the locks it holds (see `lockset.rs`);
+//! - per pair of locks taken nested, the code sites of each order (see `order.rs`).
+//!
+//! Two accesses race when the server would say so (contract §3) — same variable, at least one
+//! write, different tasks, no happens-before, no common lock — with happens-before taken from the
+//! events' vector clocks (spawn, join, and propagated requests, across traces), and two
+//! refinements where the server is imprecise: two reads never race (the server compares
+//! `Read`/`AtomicRead` pairs), and the read sides of one `RwLock` do not protect each other.
+//!
+//! Lock release→acquire edges are deliberately *not* added to happens-before: like the server, a
+//! common lock protects a pair of accesses, whatever order the tasks happened to take it in. With
+//! release→acquire edges, an unprotected access that merely ran after another task's critical
+//! section would look ordered, and whether a test saw a race would depend on the schedule.
+
+mod lockset;
+mod order;
+mod report;
+mod shadow;
+pub(crate) mod sink;
+
+pub use report::{Deadlock, LockStep, Race, RaceAccess, Report, Severity};
+
+use crate::event::{Event, EventKind};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// An incremental race and lock-order analyzer over recorded events.
+///
+/// The process-wide client feeds one automatically when there is no server (or when
+/// [`crate::Config::analyze`] is on), and [`crate::testing::capture`] runs one over its events.
+/// Use it directly to analyse events you hold:
+///
+/// ```
+/// let captured = raceway::testing::capture(|| {
+///     let h = raceway::thread::spawn(|| raceway::track_write("x", &0, &1));
+///     raceway::track_write("x", &0, &2);
+///     h.join().unwrap();
+/// });
+/// let mut analyzer = raceway::Analyzer::new();
+/// for event in &captured.events {
+///     analyzer.observe(event);
+/// }
+/// assert_eq!(analyzer.report().races.len(), 1);
+/// ```
+#[derive(Debug, Default)]
+pub struct Analyzer {
+    locks: lockset::Locks,
+    vars: HashMap<Box<str>, shadow::Var>,
+    order: order::LockOrder,
+    findings: report::Builder,
+    events: u64,
+    accesses: u64,
+}
+
+#[cfg(test)]
+/// Sizes of the analyzer's state, to show that memory follows variables and tasks, not events.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Footprint {
+    pub variables: usize,
+    pub accesses_kept: usize,
+    pub tasks_holding_locks: usize,
+    pub locksets: usize,
+    pub lock_edges: usize,
+    pub report_groups: usize,
+}
+
+impl Analyzer {
+    /// An analyzer that has seen nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Analyses one event. Events must come in recording order (the order of a capture, or of
+    /// the exporter's queue). Costs O(1) amortized for an access in the common case: one map
+    /// lookup and a scan of the few accesses the variable still remembers.
+    pub fn observe(&mut self, event: &Event) {
+        self.events += 1;
+        match &event.kind {
+            EventKind::StateChange { variable, old_value, new_value, location, access_type } => {
+                self.accesses += 1;
+                let access = shadow::Access {
+                    task: event.task,
+                    count: event.clock.own_count(),
+                    access: *access_type,
+                    lockset: self.locks.current(event.task),
+                    location: *location,
+                    old_value: old_value.clone(),
+                    new_value: new_value.clone(),
+                    trace_id: event.trace_id,
+                    event_id: event.id,
+                };
+                let name = variable.as_str();
+                let var = match self.vars.get_mut(name) {
+                    Some(v) => v,
+                    None => self.vars.entry(name.into()).or_default(),
+                };
+                let (locks, findings) = (&self.locks, &mut self.findings);
+                var.check(&access, &event.clock, locks, |earlier| findings.race(name, earlier, &access, locks));
+                var.insert(access, &event.clock, locks);
+            }
+            EventKind::LockAcquire { lock_id, lock_type, location } => {
+                let lock = self.locks.lock_id(lock_id.as_str());
+                let held = self.locks.held(event.task);
+                let reentrant = held.iter().any(|h| h.lock == lock && h.kind == *lock_type);
+                if !reentrant && !held.is_empty() {
+                    let found = self.order.acquire(
+                        event.task,
+                        event.trace_id,
+                        &event.clock,
+                        (lock, lock_type.is_exclusive(), *location),
+                        held,
+                    );
+                    for inversion in &found {
+                        self.findings.deadlock(inversion, &self.locks);
+                    }
+                }
+                self.locks.acquire(event.task, lock, *lock_type, *location, &event.clock);
+            }
+            EventKind::LockRelease { lock_id, lock_type, .. } => {
+                let lock = self.locks.lock_id(lock_id.as_str());
+                self.locks.release(event.task, lock, *lock_type);
+            }
+            EventKind::AsyncAwait { child, .. } => self.locks.task_ended(*child),
+            _ => {}
+        }
+    }
+
+    /// What has been found so far.
+    pub fn report(&self) -> Report {
+        self.findings.build(self.events, self.accesses, self.vars.len() as u64)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn footprint(&self) -> Footprint {
+        Footprint {
+            variables: self.vars.len(),
+            accesses_kept: self.vars.values().map(shadow::Var::len).sum(),
+            tasks_holding_locks: self.locks.tasks_holding(),
+            locksets: self.locks.lockset_count(),
+            lock_edges: self.order.len(),
+            report_groups: self.findings.groups(),
+        }
+    }
+}
+
+/// Analyses `events` (in recording order) and returns the report.
+///
+/// ```
+/// let captured = raceway::testing::capture(|| raceway::track_write("x", &0, &1));
+/// assert!(raceway::analyze(&captured.events).is_clean());
+/// ```
+pub fn analyze<'a>(events: impl IntoIterator<Item = &'a Event>) -> Report {
+    let mut a = Analyzer::new();
+    for e in events {
+        a.observe(e);
+    }
+    a.report()
+}
+
+/// The analyzer of the current (or last) `init`, when it had one.
+struct Run {
+    analyzer: Arc<Mutex<Analyzer>>,
+    /// Until shutdown has printed its report.
+    live: bool,
+}
+
+static RUN: Mutex<Option<Run>> = Mutex::new(None);
+
+/// A fresh analyzer for a new `init`, shared between the exporter's sink and [`report`].
+pub(crate) fn start_run() -> Arc<Mutex<Analyzer>> {
+    let analyzer = Arc::new(Mutex::new(Analyzer::new()));
+    *RUN.lock().unwrap_or_else(|e| e.into_inner()) = Some(Run { analyzer: analyzer.clone(), live: true });
+    analyzer
+}
+
+/// Called by `shutdown` after the exporter stopped: prints the report to stderr (in full when
+/// something was found, as one summary line otherwise) and writes it as JSON to the path in
+/// `RACEWAY_REPORT_JSON`, if set.
+pub(crate) fn finish_run() {
+    let analyzer = {
+        let mut run = RUN.lock().unwrap_or_else(|e| e.into_inner());
+        match run.as_mut() {
+            Some(r) if r.live => {
+                r.live = false;
+                r.analyzer.clone()
+            }
+            _ => return,
+        }
+    };
+    let report = analyzer.lock().unwrap_or_else(|e| e.into_inner()).report();
+    eprint!("{report}");
+    #[cfg(feature = "enabled")]
+    if let Some(path) = std::env::var_os("RACEWAY_REPORT_JSON").filter(|p| !p.is_empty()) {
+        if let Err(e) = std::fs::write(&path, report.to_json()) {
+            eprintln!("[raceway] could not write the JSON report to {}: {e}", std::path::Path::new(&path).display());
+        }
+    }
+}
+
+/// The embedded analyzer's findings so far (after delivering what is queued), or of the last
+/// run after shutdown. Empty when no analyzer ran (a server-only configuration).
+///
+/// ```
+/// let guard = raceway::init(raceway::Config::default().service_name("docs"))?;
+/// raceway::track_write("x", &0, &1);
+/// let report = raceway::report();
+/// assert!(report.is_clean());
+/// assert_eq!(report.accesses, 1);
+/// # drop(guard);
+/// # Ok::<(), raceway::Error>(())
+/// ```
+pub fn report() -> Report {
+    crate::lifecycle::flush();
+    let analyzer = RUN.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|r| r.analyzer.clone());
+    match analyzer {
+        Some(a) => a.lock().unwrap_or_else(|e| e.into_inner()).report(),
+        None => Report::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

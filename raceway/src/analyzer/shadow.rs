@@ -1,0 +1,100 @@
+//! Per-variable shadow state: the accesses a later access must still be compared with.
+//!
+//! FastTrack (Flanagan & Freund, PLDI 2009) keeps, per variable, the last write as an *epoch*
+//! (task, that task's counter) and the reads as an epoch or a vector clock, because with lock
+//! release→acquire edges in happens-before, race-free writes are totally ordered. This analyzer
+//! follows the server's rule instead (contract §3): a common lock *protects* a pair, it does not
+//! order it. That makes verdicts independent of the schedule (a test finds the same races however
+//! its threads interleave), but protected writes are no longer totally ordered, so one epoch is
+//! not enough.
+//!
+//! The generalisation: an access is kept as an epoch plus its lock set, and an older access `p`
+//! is dropped as soon as a newer one `e` *dominates* it: `p` happened before `e`, `e` is a write
+//! if `p` was, and `e`'s lock set protects against nothing `p`'s did not. Every future access
+//! that races with `p` then also races with `e`, so no racy variable goes unreported. What
+//! remains is at most one access per (task, kind, lock set) that nothing later has overtaken:
+//! memory follows variables and live tasks, never the number of events, and in the common case
+//! (one or two tasks touch a variable, with one lock discipline) a check scans a few entries.
+
+use super::lockset::{Locks, LocksetId};
+use crate::clock::{Clock, Component};
+use crate::event::AccessType;
+use crate::id::{TaskId, Uuid};
+use crate::location::Location;
+use crate::value::Value;
+
+/// One remembered access.
+#[derive(Clone, Debug)]
+pub(crate) struct Access {
+    pub task: TaskId,
+    /// The task's own clock component at the access: with `task`, its epoch.
+    pub count: u64,
+    pub access: AccessType,
+    pub lockset: LocksetId,
+    pub location: Location,
+    pub old_value: Value,
+    pub new_value: Value,
+    pub trace_id: Uuid,
+    pub event_id: Uuid,
+}
+
+impl Access {
+    pub(crate) fn is_write(&self) -> bool {
+        self.access.is_write()
+    }
+}
+
+/// Whether the access of `task` at its counter `count` happened before the point `clock`.
+///
+/// The event clocks carry spawn/join and request propagation (contract §3), so this is one
+/// lookup. A task of this process can also come back through a propagated header, where it is
+/// named by its `thread_id` string; that slower check runs only when the fast one fails.
+pub(crate) fn happened_before(task: TaskId, count: u64, clock: &Clock) -> bool {
+    if clock.task() == task || clock.get_task(task) >= count {
+        return true;
+    }
+    let mut name: Option<String> = None;
+    clock.components().any(|(c, v)| match c {
+        Component::Remote(s) if v >= count => **s == **name.get_or_insert_with(|| task.thread_id()),
+        _ => false,
+    })
+}
+
+/// The shadow state of one variable.
+#[derive(Debug, Default)]
+pub(crate) struct Var {
+    entries: Vec<Access>,
+}
+
+impl Var {
+    /// Calls `race` with every remembered access that races with `e` (made at `clock`):
+    /// another task, at least one write, no happens-before, no protecting lock.
+    pub(crate) fn check(&self, e: &Access, clock: &Clock, locks: &Locks, mut race: impl FnMut(&Access)) {
+        for p in &self.entries {
+            if p.task != e.task
+                && (p.is_write() || e.is_write())
+                && !locks.protects(p.lockset, e.lockset)
+                && !happened_before(p.task, p.count, clock)
+            {
+                race(p);
+            }
+        }
+    }
+
+    /// Remembers `e`, dropping the accesses it dominates.
+    pub(crate) fn insert(&mut self, e: Access, clock: &Clock, locks: &Locks) {
+        self.entries.retain(|p| {
+            let dominated = (e.is_write() || !p.is_write())
+                && locks.covers(p.lockset, e.lockset)
+                && happened_before(p.task, p.count, clock);
+            !dominated
+        });
+        self.entries.push(e);
+    }
+
+    /// Accesses remembered for this variable.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}

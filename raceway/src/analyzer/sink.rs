@@ -1,0 +1,28 @@
+//! The exporter sink that feeds the process-wide analyzer.
+
+use super::Analyzer;
+use crate::event::Event;
+use crate::exporter::Sink;
+use std::sync::{Arc, Mutex};
+
+/// Runs on the exporter thread: analysis never runs on the program's own threads.
+pub(crate) struct AnalyzerSink {
+    analyzer: Arc<Mutex<Analyzer>>,
+}
+
+impl AnalyzerSink {
+    /// A sink feeding a fresh analyzer, which [`crate::report`] and shutdown then read.
+    pub(crate) fn start() -> Self {
+        AnalyzerSink { analyzer: super::start_run() }
+    }
+}
+
+impl Sink for AnalyzerSink {
+    fn deliver(&mut self, events: &[Event]) {
+        // One lock per batch; `report()` readers only wait for the batch in progress.
+        let mut analyzer = self.analyzer.lock().unwrap_or_else(|e| e.into_inner());
+        for e in events {
+            analyzer.observe(e);
+        }
+    }
+}
