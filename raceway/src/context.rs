@@ -332,3 +332,22 @@ pub(crate) fn run_as_task<R>(state: TaskState, end: Option<Arc<EndSlot>>, f: imp
     let _restore = Restore { prev: swap_task(Some(state)).ok(), end };
     f()
 }
+
+/// Runs `f` with `state` (when `Some`) installed as the running task, and puts the task's
+/// updated state back into `state` afterwards, also when `f` unwinds. Used by `#[traced]` futures
+/// that had to start their own task because nothing was running when they were first polled.
+pub(crate) fn with_task<R>(state: &mut Option<TaskState>, f: impl FnOnce() -> R) -> R {
+    if state.is_none() {
+        return f();
+    }
+    let guard = match swap_task(state.take()) {
+        Ok(prev) => Some(PollGuard { slot: state, prev: Some(prev) }),
+        Err(back) => {
+            *state = back;
+            None
+        }
+    };
+    let r = f();
+    drop(guard);
+    r
+}

@@ -23,6 +23,7 @@
 //! | `record`, `dispatch` | the hot path: stamping an event and queueing it |
 //! | `wire`, `exporter` | the server's JSON and the background exporter |
 //! | [`testing`] | capturing events in tests |
+//! | [`traced`], [`shared`], [`lock!`], `tracked`, `sync` | auto-instrumentation: traced functions, [`Tracked`] cells, tracked locks |
 //! | `analyzer` | the embedded race and deadlock analyzer: [`Analyzer`], [`report`], [`Report`] |
 //! | [`propagation`], `http` | trace headers across services; tower middleware and reqwest (features `tower`, `reqwest`) |
 
@@ -46,13 +47,18 @@ mod name;
 pub mod propagation;
 mod record;
 mod task;
+mod sync;
 mod time;
 mod track;
 mod value;
+mod tracked;
 mod wire;
 
 pub mod testing;
 #[cfg(any(feature = "tower", feature = "reqwest"))]
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 pub mod http;
 
 pub use analyzer::{analyze, report, Analyzer, Deadlock, LockStep, Race, RaceAccess, Report, Severity};
@@ -79,3 +85,7 @@ pub use track::{
 };
 pub use value::Value;
 pub use wire::wire_json;
+
+pub use raceway_macros::{shared, traced};
+pub use sync::{LockGuard, TrackedMutex, TrackedRwLock};
+pub use tracked::{Tracked, VarName};
