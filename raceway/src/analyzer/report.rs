@@ -1,7 +1,8 @@
 //! The race report: what the analyzer found, grouped by code location, as data, text and JSON.
 //!
 //! A race that a loop hits a thousand times is one entry with a count: races are grouped by the
-//! pair of code locations of the two accesses (the variables seen there are listed), deadlocks by
+//! pair of code locations of the two accesses and whether each wrote (the variables seen there
+//! are listed), deadlocks by
 //! their four acquisition sites. The number of groups is capped so that a program generating
 //! endless distinct sites cannot grow the report without bound; what is past the cap is counted.
 
@@ -375,11 +376,15 @@ fn key(l: &Location) -> LocKey {
     (l.file, l.line, l.column)
 }
 
+/// A side of a race group: where, and whether it wrote (so that a read and a write made at one
+/// location, e.g. through a `#[track_caller]` helper, stay two entries with their severities).
+type SideKey = (LocKey, bool);
+
 /// Accumulates findings while the analyzer runs.
 #[derive(Debug, Default)]
 pub(crate) struct Builder {
     races: Vec<Race>,
-    race_index: HashMap<(LocKey, LocKey), usize>,
+    race_index: HashMap<(SideKey, SideKey), usize>,
     deadlocks: Vec<Deadlock>,
     deadlock_index: HashMap<[LocKey; 4], usize>,
     unlisted: u64,
@@ -388,7 +393,7 @@ pub(crate) struct Builder {
 impl Builder {
     /// Records that `second` (just made) races with the remembered `first` on `variable`.
     pub(crate) fn race(&mut self, variable: &str, first: &shadow::Access, second: &shadow::Access, locks: &Locks) {
-        let (a, b) = (key(&first.location), key(&second.location));
+        let (a, b) = ((key(&first.location), first.is_write()), (key(&second.location), second.is_write()));
         let k = if a <= b { (a, b) } else { (b, a) };
         let severity = Severity::of(first.access, second.access);
         if let Some(&i) = self.race_index.get(&k) {
