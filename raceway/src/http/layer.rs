@@ -294,6 +294,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "enabled")]
     use crate::event::EventKind;
     use tower_layer::Layer;
     use tower_service::Service;
@@ -328,6 +329,7 @@ mod tests {
         b.body(()).unwrap()
     }
 
+    #[cfg(feature = "enabled")]
     /// Serves `req` under a test capture (which the request's trace inherits).
     async fn serve(layer: &RacewayLayer, req: Request<()>, status: u16) -> (Response<String>, Vec<crate::Event>) {
         let mut svc = layer.layer(Handler(status));
@@ -337,6 +339,14 @@ mod tests {
 
     const TP: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
+    #[tokio::test]
+    async fn the_handler_runs_in_the_callers_trace_even_with_recording_compiled_out() {
+        let mut svc = RacewayLayer::new().layer(Handler(200));
+        let resp = svc.call(request("/orders", &[("traceparent", TP)])).await.unwrap();
+        assert_eq!(resp.body(), "/orders:0af7651916cd43dd8448eb211c80319c");
+    }
+
+    #[cfg(feature = "enabled")]
     #[tokio::test]
     async fn a_request_is_one_task_recording_request_then_work_then_response() {
         let (resp, events) =
@@ -363,6 +373,7 @@ mod tests {
         assert!(events[2].duration_ns.is_some());
     }
 
+    #[cfg(feature = "enabled")]
     #[tokio::test]
     async fn invalid_headers_start_a_fresh_trace_with_its_own_span() {
         let bad = "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01";
@@ -373,6 +384,7 @@ mod tests {
         assert!(span.span_id.is_some() && span.upstream_span_id.is_none());
     }
 
+    #[cfg(feature = "enabled")]
     #[tokio::test]
     async fn skipped_paths_record_nothing_and_still_reach_the_service() {
         let layer = RacewayLayer::new().skip_paths(["/health"]);
@@ -383,6 +395,7 @@ mod tests {
         assert_ne!(events[0].trace_id.simple(), "0af7651916cd43dd8448eb211c80319c", "no trace continued");
     }
 
+    #[cfg(feature = "enabled")]
     #[tokio::test]
     async fn a_failing_service_records_an_error_event() {
         #[derive(Clone)]
