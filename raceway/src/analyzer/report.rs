@@ -190,7 +190,13 @@ impl Report {
     /// assert!(raceway::Report::default().summary().starts_with("no races"));
     /// ```
     pub fn summary(&self) -> String {
-        let scope = format!("{} events ({} accesses to {} variables)", self.events, self.accesses, self.variables);
+        let scope = format!(
+            "{} events ({} accesses to {} variable{})",
+            self.events,
+            self.accesses,
+            self.variables,
+            plural(self.variables as usize)
+        );
         if self.is_clean() {
             return format!("no races or lock-order inversions found in {scope}");
         }
@@ -298,7 +304,8 @@ fn kinds(r: &Race) -> &'static str {
     }
 }
 
-fn describe(a: &RaceAccess) -> String {
+/// Two lines for one side of a race: what and where, then who, under which locks, with which value.
+fn describe(f: &mut fmt::Formatter<'_>, label: &str, a: &RaceAccess, with_trace: bool) -> fmt::Result {
     let value = if a.access_type.is_write() {
         match show(&a.old_value).as_str() {
             "" | "null" => format!("wrote {}", show(&a.new_value)),
@@ -307,15 +314,13 @@ fn describe(a: &RaceAccess) -> String {
     } else {
         format!("read {}", show(&a.new_value))
     };
-    let locks = if a.locks.is_empty() { "no lock".to_owned() } else { format!("holding {}", a.locks.join(", ")) };
-    format!(
-        "{:<11} {:<28} task {:<24} {:<18} {locks:<16} trace {}",
-        a.access_type.as_str(),
-        a.location.to_string(),
-        a.thread_id,
-        value,
-        a.trace_id
-    )
+    let locks = if a.locks.is_empty() { "no lock held".to_owned() } else { format!("holding {}", a.locks.join(", ")) };
+    writeln!(f, "  {label:<8}{} at {}", a.access_type.as_str(), a.location)?;
+    write!(f, "          task {}, {locks}, {value}", a.thread_id)?;
+    if with_trace {
+        write!(f, ", trace {}", a.trace_id)?;
+    }
+    writeln!(f)
 }
 
 /// The full text printed at shutdown: one block per race and per deadlock, then the summary.
@@ -329,13 +334,16 @@ impl fmt::Display for Report {
             writeln!(f)?;
             let times = if r.count == 1 { "once".to_owned() } else { format!("{} times", r.count) };
             writeln!(f, "race #{}: {} {} on `{}` (seen {times})", i + 1, r.severity.as_str(), kinds(r), r.variable)?;
-            writeln!(f, "  first:  {}", describe(&r.first))?;
-            writeln!(f, "  second: {}", describe(&r.second))?;
             let same_trace = r.first.trace_id == r.second.trace_id;
+            describe(f, "first:", &r.first, !same_trace)?;
+            describe(f, "second:", &r.second, !same_trace)?;
+            if same_trace {
+                writeln!(f, "  trace:  {}", r.first.trace_id)?;
+            }
             writeln!(
                 f,
                 "  why:    no spawn/join orders the two tasks{}, and no common lock protects both accesses",
-                if same_trace { "" } else { " (two different traces: concurrent requests)" }
+                if same_trace { "" } else { " (two traces: concurrent requests)" }
             )?;
             if r.variables.len() > 1 {
                 writeln!(f, "  also on: {}", r.variables[1..].join(", "))?;

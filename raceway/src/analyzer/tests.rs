@@ -214,12 +214,12 @@ fn the_text_report_names_both_sides_and_the_summary() {
     });
     let text = captured.report.to_string();
     assert!(text.contains("race #1: CRITICAL write/write on `alice.balance`"), "{text}");
-    assert!(text.contains("100 -> 50") && text.contains("100 -> 70"), "{text}");
+    assert!(text.contains("no lock held, 100 -> 50") && text.contains("no lock held, 100 -> 70"), "{text}");
     assert!(text.contains(&format!("{}:", file!())), "{text}");
     assert!(text.contains("-task-"), "{text}");
     assert!(
         text.trim_end()
-            .ends_with("1 race (1 critical, 0 warning), 0 potential deadlocks in 4 events (2 accesses to 1 variables)"),
+            .ends_with("1 race (1 critical, 0 warning), 0 potential deadlocks in 4 events (2 accesses to 1 variable)"),
         "{text}"
     );
 }
