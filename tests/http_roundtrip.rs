@@ -70,9 +70,11 @@ async fn serve(router: Router) -> SocketAddr {
     addr
 }
 
-async fn reserve() -> &'static str {
+/// Answers with the `tracestate` its request's context received (empty when none).
+async fn reserve() -> String {
     raceway::track_write("inventory.stock", &10, &9);
-    "reserved"
+    let ctx = Context::current().expect("the layer runs the handler in a trace");
+    ctx.span().and_then(|s| s.tracestate.clone()).unwrap_or_default()
 }
 
 /// Records a write, calls inventory twice, starts background work that outlives the request, and
@@ -80,9 +82,10 @@ async fn reserve() -> &'static str {
 async fn checkout(inventory: SocketAddr) -> axum::Json<Value> {
     raceway::track_write("gateway.orders", &0, &1);
     let client = reqwest::Client::new();
+    let mut tracestates = Vec::new();
     for _ in 0..2 {
         let resp = client.post(format!("http://{inventory}/reserve")).raceway_propagate().send().await.unwrap();
-        assert_eq!(resp.text().await.unwrap(), "reserved");
+        tracestates.push(resp.text().await.unwrap());
     }
     let ctx = Context::current().expect("the layer runs the handler in a trace");
     let trace = ctx.trace_id().to_string();
@@ -90,17 +93,18 @@ async fn checkout(inventory: SocketAddr) -> axum::Json<Value> {
         tokio::time::sleep(Duration::from_millis(30)).await;
         raceway::track_write("gateway.audit", &0, &1);
     }));
-    axum::Json(json!({ "trace_id": trace }))
+    axum::Json(json!({ "trace_id": trace, "downstream_tracestates": tracestates }))
 }
 
-async fn get_checkout(headers: &[(&str, &str)]) -> String {
+/// Calls the gateway; returns its trace id and the tracestates inventory received.
+async fn get_checkout(headers: &[(&str, &str)]) -> (String, Value) {
     let mut req = reqwest::Client::new().get(format!("http://{}/checkout", world().gateway));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
     let text = req.send().await.unwrap().text().await.unwrap();
     let body: Value = serde_json::from_str(&text).unwrap();
-    body["trace_id"].as_str().unwrap().to_string()
+    (body["trace_id"].as_str().unwrap().to_string(), body["downstream_tracestates"].clone())
 }
 
 /// The events of `trace` once the gateway's background write arrived, each checked against the
@@ -139,8 +143,9 @@ fn component(e: &Value, name: &str) -> Option<u64> {
 #[tokio::test]
 async fn one_trace_crosses_both_services_with_span_links_and_growing_clocks() {
     let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let trace = get_checkout(&[("traceparent", tp), ("tracestate", "vendor=abc")]).await;
+    let (trace, tracestates) = get_checkout(&[("traceparent", tp), ("tracestate", "vendor=abc")]).await;
     assert_eq!(trace, "4bf92f35-77b3-4da6-a3ce-929d0e0e4736", "the gateway continued the caller's trace");
+    assert_eq!(tracestates, json!(["vendor=abc", "vendor=abc"]), "tracestate passed through unchanged");
     let events = events_of(&trace);
 
     // Every event of every request carries the instance and a span.
@@ -181,6 +186,7 @@ async fn one_trace_crosses_both_services_with_span_links_and_growing_clocks() {
     assert_eq!(component(second_write, OWN_COMPONENT), Some(2));
     assert_eq!(component(first_write, gw_thread), Some(2), "gateway's request + write happened before the call");
     assert!(component(second_write, gw_thread) >= Some(2));
+    assert_eq!(component(gw[2], OWN_COMPONENT), Some(2), "the caller keeps its incremented component");
 
     // Background work kept the request's trace and descends from the handler's events.
     let audit = events.iter().find(|e| e["kind"]["StateChange"]["variable"] == "gateway.audit").unwrap();
@@ -195,7 +201,9 @@ async fn one_trace_crosses_both_services_with_span_links_and_growing_clocks() {
 async fn bad_headers_start_a_fresh_trace_that_still_reaches_downstream() {
     let bad_clock = "v1;!!not-base64!!";
     let tp = "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let trace = get_checkout(&[("traceparent", tp), ("raceway-clock", bad_clock), ("tracestate", "x=1")]).await;
+    let (trace, tracestates) =
+        get_checkout(&[("traceparent", tp), ("raceway-clock", bad_clock), ("tracestate", "x=1")]).await;
+    assert_eq!(tracestates, json!(["", ""]), "a fresh trace forwards no foreign tracestate");
     assert_ne!(trace, "4bf92f35-77b3-4da6-a3ce-929d0e0e4736", "invalid headers are ignored");
     let events = events_of(&trace);
     let gw = events.iter().find(|e| e["kind"]["HttpRequest"]["url"] == "/checkout").unwrap();

@@ -420,6 +420,15 @@ mod tests {
     }
 
     #[test]
+    fn the_service_and_its_future_are_send_and_sync_as_axum_and_tonic_require() {
+        fn send_sync<T: Send + Sync + Clone + 'static>() {}
+        fn send<T: Send + 'static>() {}
+        send_sync::<RacewayService<Handler>>();
+        send_sync::<RacewayLayer>();
+        send::<ResponseFuture<<Handler as Service<Request<()>>>::Future>>();
+    }
+
+    #[test]
     fn skip_paths_match_exactly_or_by_prefix_and_predicates_add_up() {
         let layer =
             RacewayLayer::new().skip_paths(["/health", "/static/*"]).skip_if(|r| r.headers.contains_key("x-bot"));
