@@ -45,6 +45,8 @@ pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 pub const MAX_CLOCK_COMPONENTS: usize = 256;
 
 const CLOCK_PREFIX: &str = "v1;";
+/// Longest `raceway-clock` JSON sent: its base64 with the prefix fits in [`MAX_HEADER_BYTES`].
+const MAX_CLOCK_JSON_BYTES: usize = (MAX_HEADER_BYTES - CLOCK_PREFIX.len()) / 4 * 3;
 
 /// What the incoming headers said, after validation. Every field is optional: an invalid header
 /// contributes nothing.
@@ -336,22 +338,32 @@ where
         crate::wire::json_str(&mut json, &p.service);
         json.push_str(",\"instance\":");
         crate::wire::json_str(&mut json, &p.instance_id);
-        // The service's component first, so the cap never drops it.
+        // Most important first, so the caps never drop them: the service's component, then the
+        // calling task's own, then what it inherited. The caps keep the header readable by peers
+        // (at most MAX_CLOCK_COMPONENTS, and MAX_HEADER_BYTES once base64-encoded).
         let _ = write!(json, ",\"clock\":[[");
         crate::wire::json_str(&mut json, &own);
         let _ = write!(json, ",{n}]");
-        let mut thread_id = String::new();
-        for (c, v) in task.clock.components().filter(|(c, _)| **c != own_c).take(MAX_CLOCK_COMPONENTS - 1) {
-            json.push_str(",[");
+        let own_task = Component::Task(task.clock.task());
+        let rest = task.clock.components().filter(|(c, _)| **c != own_c && **c != own_task);
+        let ordered = std::iter::once((&own_task, task.clock.own_count())).chain(rest);
+        let mut item = String::new();
+        for (c, v) in ordered.take(MAX_CLOCK_COMPONENTS - 1) {
+            item.clear();
+            item.push_str(",[");
             match c {
                 Component::Task(t) => {
-                    thread_id.clear();
+                    let mut thread_id = String::new();
                     crate::wire::write_thread_id(&mut thread_id, *t);
-                    crate::wire::json_str(&mut json, &thread_id);
+                    crate::wire::json_str(&mut item, &thread_id);
                 }
-                Component::Remote(s) => crate::wire::json_str(&mut json, s),
+                Component::Remote(s) => crate::wire::json_str(&mut item, s),
             }
-            let _ = write!(json, ",{v}]");
+            let _ = write!(item, ",{v}]");
+            if json.len() + item.len() + 2 > MAX_CLOCK_JSON_BYTES {
+                break;
+            }
+            json.push_str(&item);
         }
         json.push_str("]}");
         Some((trace_id, json, span.and_then(|s| s.tracestate.clone())))
@@ -716,6 +728,34 @@ mod tests {
             assert_eq!(clock[0][0], &*own_component());
             assert_eq!(Incoming::parse(headers.iter()).clock.len(), MAX_CLOCK_COMPONENTS, "a peer reads it back");
         }
+    }
+
+    #[cfg(feature = "enabled")]
+    #[test]
+    fn an_outgoing_clock_stays_within_the_header_cap_keeping_the_callers_own_components() {
+        // As many inherited components as an acceptable incoming header can hold.
+        let long = "x".repeat(100);
+        let encode = |n: usize| {
+            let items: Vec<String> = (0..n).map(|i| format!("[\"{long}{i:03}\",1]")).collect();
+            format!("v1;{}", base64url::encode(format!(r#"{{"clock":[{}]}}"#, items.join(",")).as_bytes()))
+        };
+        let n = (1..MAX_CLOCK_COMPONENTS).take_while(|&n| encode(n).len() <= MAX_HEADER_BYTES).last().unwrap();
+        let header = encode(n);
+        assert_eq!(Incoming::parse([("traceparent", TP), ("raceway-clock", &header)]).clock.len(), n);
+        let ctx = Context::from_headers([("traceparent", TP.to_string()), ("raceway-clock", header)]);
+        let got = crate::testing::capture(|| {
+            ctx.in_scope(|| {
+                crate::track_write("y", &0, &1);
+                let task = Context::current_task().unwrap();
+                (task, propagation_headers(std::iter::empty::<(String, String)>()).unwrap())
+            })
+        });
+        let (task, headers) = got.output;
+        assert!(headers[RACEWAY_CLOCK].len() <= MAX_HEADER_BYTES, "{}", headers[RACEWAY_CLOCK].len());
+        let back = Incoming::parse(headers.iter());
+        assert_eq!(back.clock[0], (own_component().to_string(), 1));
+        assert_eq!(back.clock[1], (task.thread_id(), 1), "the calling task's own component survives the cap");
+        assert!(back.clock.len() < n + 2, "inherited components were dropped to fit");
     }
 
     #[test]
