@@ -126,6 +126,10 @@ impl Incoming {
             out.upstream_span_id = rc.parent_span_id;
             out.clock = rc.clock;
         }
+        if out.trace_id.is_none() {
+            // No trace id arrived, so this is a new trace after all: pass no tracestate on.
+            out.tracestate = None;
+        }
         out
     }
 
@@ -583,6 +587,17 @@ mod tests {
             let got = parse(&[("raceway-clock", &clock_header(json))]);
             assert_eq!(got.trace_id.unwrap().simple(), "0af7651916cd43dd8448eb211c80319c", "32-hex trace id");
             assert_eq!(got.upstream_span_id, None);
+        }
+
+        #[test]
+        fn a_clock_without_trace_id_alone_does_not_carry_tracestate() {
+            let got = parse(&[
+                ("raceway-clock", &clock_header(r#"{"parent_span_id":"00f067aa0ba902b7"}"#)),
+                ("tracestate", "a=1"),
+            ]);
+            assert_eq!(got.trace_id, None);
+            assert_eq!(got.tracestate, None);
+            assert_eq!(got.upstream_span_id.unwrap().to_string(), "00f067aa0ba902b7");
         }
 
         #[test]
