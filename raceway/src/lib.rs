@@ -55,10 +55,10 @@ mod tracked;
 mod wire;
 
 pub mod testing;
-#[cfg(any(feature = "tower", feature = "reqwest"))]
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+#[cfg(any(feature = "tower", feature = "reqwest"))]
 pub mod http;
 
 pub use analyzer::{analyze, report, Analyzer, Deadlock, LockStep, Race, RaceAccess, Report, Severity};
