@@ -1,6 +1,6 @@
 //! The server side: a tower middleware that runs each request as a logical task of its trace.
 
-use crate::context::{with_local, Context, Instrumented, TaskState};
+use crate::context::{with_task, Context, Instrumented};
 use ::http::request::Parts;
 use ::http::{Request, Response};
 use std::fmt;
@@ -190,7 +190,7 @@ where
         let mut state = Some(Context::from_headers(&parts.headers).into_task());
         let inner = &mut self.inner;
         // The inner `call` runs in the request's task too: routers and handlers may do work there.
-        let future = run_in(&mut state, move || {
+        let future = with_task(&mut state, move || {
             crate::track_http_request(parts.method.as_str(), parts.uri.path());
             inner.call(Request::from_parts(parts, body))
         });
@@ -199,31 +199,6 @@ where
             None => ResponseFuture(Kind::Plain(future)),
         }
     }
-}
-
-/// Runs `f` with `state` installed as this thread's running task, and takes it back afterwards
-/// (also on unwind). When the thread's slot is unavailable `f` runs untraced and `state` is kept.
-fn run_in<R>(state: &mut Option<TaskState>, f: impl FnOnce() -> R) -> R {
-    struct Restore<'a> {
-        state: &'a mut Option<TaskState>,
-        prev: Option<Option<TaskState>>,
-    }
-    impl Drop for Restore<'_> {
-        fn drop(&mut self) {
-            if let Some(prev) = self.prev.take() {
-                if let Some(mine) = with_local(|l| std::mem::replace(&mut l.task, prev)) {
-                    *self.state = mine;
-                }
-            }
-        }
-    }
-    let mut incoming = state.take();
-    let prev = with_local(|l| std::mem::replace(&mut l.task, incoming.take()));
-    if prev.is_none() {
-        *state = incoming;
-    }
-    let _restore = Restore { state, prev };
-    f()
 }
 
 /// Records the response (or the service's error) when the inner future completes; polled inside
