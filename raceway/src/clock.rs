@@ -25,16 +25,15 @@ pub struct Clock {
     /// `Component::Task(task)`, kept so iteration can lend a reference to it.
     own: Component,
     count: u64,
-    base: Arc<[(Component, u64)]>,
+    /// `None` when nothing is inherited (every root task): copying a clock then touches no shared
+    /// reference count, which matters because the exporter thread drops the copies.
+    base: Option<Arc<[(Component, u64)]>>,
 }
 
 impl Clock {
     /// A fresh clock for `task`, with nothing inherited.
     pub(crate) fn new(task: TaskId) -> Self {
-        thread_local! {
-            static EMPTY: Arc<[(Component, u64)]> = Arc::from(Vec::new());
-        }
-        Clock { task, own: Component::Task(task), count: 0, base: EMPTY.with(Arc::clone) }
+        Clock { task, own: Component::Task(task), count: 0, base: None }
     }
 
     /// A fresh clock for `task` that inherits `components` (e.g. from an incoming header).
@@ -52,6 +51,10 @@ impl Clock {
     /// The owning task's own counter (its number of recorded events).
     pub fn own_count(&self) -> u64 {
         self.count
+    }
+
+    fn base(&self) -> &[(Component, u64)] {
+        self.base.as_deref().unwrap_or(&[])
     }
 
     /// Advances the owning task's component; O(1), no allocation.
@@ -85,15 +88,15 @@ impl Clock {
         if incoming.is_empty() {
             return;
         }
-        incoming.extend(self.base.iter().cloned());
+        incoming.extend(self.base().iter().cloned());
         incoming.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         incoming.dedup_by(|later, earlier| later.0 == earlier.0);
-        self.base = incoming.into();
+        self.base = Some(incoming.into());
     }
 
     /// Every component, inherited ones first (sorted), then the owning task's.
     pub fn components(&self) -> impl Iterator<Item = (&Component, u64)> + '_ {
-        self.base.iter().map(|(c, v)| (c, *v)).chain(std::iter::once((&self.own, self.count)))
+        self.base().iter().map(|(c, v)| (c, *v)).chain(std::iter::once((&self.own, self.count)))
     }
 
     /// The counter of `component` (0 when absent).
@@ -101,7 +104,8 @@ impl Clock {
         if *component == self.own {
             return self.count;
         }
-        self.base.binary_search_by(|(c, _)| c.cmp(component)).map(|i| self.base[i].1).unwrap_or(0)
+        let base = self.base();
+        base.binary_search_by(|(c, _)| c.cmp(component)).map(|i| base[i].1).unwrap_or(0)
     }
 
     /// The counter this clock knows for `task` (0 when absent).

@@ -67,6 +67,8 @@ impl TaskState {
 pub(crate) struct Local {
     pub task: Option<TaskState>,
     pub dispatch: Option<(u64, Arc<Dispatch>)>,
+    /// Events this thread queued (wrapping): decides when to check whether to wake the exporter.
+    pub pushes: u32,
 }
 
 impl Local {
@@ -89,7 +91,7 @@ impl Local {
 }
 
 thread_local! {
-    static LOCAL: RefCell<Local> = const { RefCell::new(Local { task: None, dispatch: None }) };
+    static LOCAL: RefCell<Local> = const { RefCell::new(Local { task: None, dispatch: None, pushes: 0 }) };
 }
 
 /// Runs `f` on this thread's slot. Returns `None` (and does nothing) when the slot is in use

@@ -153,17 +153,20 @@ impl Dispatch {
         let _ = self.worker.set(t);
     }
 
-    /// Queues `event`; on a full queue drops it, counts it, and returns false.
+    /// Queues `event`; on a full queue drops it, counts it, and returns false. With `check_wake`,
+    /// wakes the worker if a batch is ready (callers ask every few pushes: reading the queue's
+    /// length touches both of its contended ends).
     #[inline]
-    pub(crate) fn push(&self, event: Event) -> bool {
+    pub(crate) fn push(&self, event: Event, check_wake: bool) -> bool {
         #[cfg(feature = "enabled")]
         {
             if self.queue.push(event).is_err() {
                 self.counters.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
                 return false;
             }
-            if self.queue.len() >= self.wake_at
+            if check_wake
                 && !self.wake_pending.load(Ordering::Relaxed)
+                && self.queue.len() >= self.wake_at
                 && !self.wake_pending.swap(true, Ordering::AcqRel)
             {
                 self.wake();
@@ -172,7 +175,7 @@ impl Dispatch {
         }
         #[cfg(not(feature = "enabled"))]
         {
-            drop(event);
+            let _ = (event, check_wake);
             false
         }
     }

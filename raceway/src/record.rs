@@ -48,8 +48,10 @@ fn record_in(local: &mut Local, kind: EventKind, duration_ns: Option<u64>, link:
         task.last = Some(id);
         return Some(id);
     }
+    local.pushes = local.pushes.wrapping_add(1);
+    let check_wake = local.pushes % 16 == 0;
     let queued = match local.dispatch() {
-        Some(d) => d.push(event),
+        Some(d) => d.push(event, check_wake),
         None => false,
     };
     if queued {
