@@ -180,7 +180,7 @@ fn an_rwlock_write_side_protects_against_its_readers() {
     let table = Arc::new(RwLock::new(0u32));
     let c = capture(|| {
         let t = table.clone();
-        let reader = raceway::thread::spawn(move || with_rw_read(&t, "table", |v| track_read("table.rows", &*v)));
+        let reader = raceway::thread::spawn(move || with_rw_read(&t, "table", |v| track_read("table.rows", v)));
         with_rw_write(&table, "table", |v| {
             track_write("table.rows", &*v, &(*v + 1));
             *v += 1;
