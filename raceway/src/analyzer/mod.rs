@@ -55,6 +55,7 @@ pub struct Analyzer {
     findings: report::Builder,
     events: u64,
     accesses: u64,
+    forgotten: u64,
 }
 
 #[cfg(test)]
@@ -101,7 +102,7 @@ impl Analyzer {
                 };
                 let (locks, findings) = (&self.locks, &mut self.findings);
                 var.check(&access, &event.clock, locks, |earlier| findings.race(name, earlier, &access, locks));
-                var.insert(access, &event.clock, locks);
+                self.forgotten += var.insert(access, &event.clock, locks);
             }
             EventKind::LockAcquire { lock_id, lock_type, location } => {
                 let lock = self.locks.lock_id(lock_id.as_str());
@@ -132,7 +133,9 @@ impl Analyzer {
 
     /// What has been found so far.
     pub fn report(&self) -> Report {
-        self.findings.build(self.events, self.accesses, self.vars.len() as u64)
+        let mut report = self.findings.build(self.events, self.accesses, self.vars.len() as u64);
+        report.forgotten = self.forgotten;
+        report
     }
 
     #[cfg(test)]

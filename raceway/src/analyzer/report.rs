@@ -166,6 +166,9 @@ pub struct Report {
     pub variables: u64,
     /// Racing pairs not listed because the report reached its cap of distinct location pairs.
     pub unlisted: u64,
+    /// Accesses forgotten because more than 128 concurrent, never-joined tasks read (or wrote)
+    /// one variable; a race with a forgotten access can be missed.
+    pub forgotten: u64,
 }
 
 impl Report {
@@ -197,8 +200,16 @@ impl Report {
             self.variables,
             plural(self.variables as usize)
         );
+        let forgotten = if self.forgotten > 0 {
+            format!(
+                "; {} accesses forgotten to bound memory (more than 128 unjoined tasks on one variable)",
+                self.forgotten
+            )
+        } else {
+            String::new()
+        };
         if self.is_clean() {
-            return format!("no races or lock-order inversions found in {scope}");
+            return format!("no races or lock-order inversions found in {scope}{forgotten}");
         }
         let critical = self.races.iter().filter(|r| r.severity == Severity::Critical).count();
         let warning = self.races.len() - critical;
@@ -212,7 +223,7 @@ impl Report {
         if self.unlisted > 0 {
             s.push_str(&format!("; {} more racing pairs not listed", self.unlisted));
         }
-        s
+        s + &forgotten
     }
 
     /// The report as JSON (for CI; also written to `RACEWAY_REPORT_JSON` at shutdown).
@@ -260,6 +271,7 @@ impl Report {
             "accesses": self.accesses,
             "variables": self.variables,
             "unlisted": self.unlisted,
+            "forgotten": self.forgotten,
             "races": self.races.iter().map(|r| json!({
                 "variable": r.variable,
                 "variables": r.variables,
@@ -470,7 +482,15 @@ impl Builder {
     pub(crate) fn build(&self, events: u64, accesses: u64, variables: u64) -> Report {
         let mut races = self.races.clone();
         races.sort_by_key(|r| r.severity);
-        Report { races, deadlocks: self.deadlocks.clone(), events, accesses, variables, unlisted: self.unlisted }
+        Report {
+            races,
+            deadlocks: self.deadlocks.clone(),
+            events,
+            accesses,
+            variables,
+            unlisted: self.unlisted,
+            forgotten: 0,
+        }
     }
 
     /// Distinct groups kept (for footprint checks).

@@ -60,41 +60,56 @@ pub(crate) fn happened_before(task: TaskId, count: u64, clock: &Clock) -> bool {
     })
 }
 
-/// The shadow state of one variable.
+/// Most reads (and, separately, writes) remembered per variable. Only accesses from tasks that
+/// are concurrent with each other and never joined accumulate (e.g. one detached task per
+/// request all reading one setting); past this many, the oldest is forgotten and counted, so
+/// memory stays bounded at the price of possibly missing a race with a forgotten access.
+pub(crate) const MAX_KEPT: usize = 128;
+
+/// The shadow state of one variable: reads and writes kept apart, so that a read (the common
+/// access) is only compared with the writes.
 #[derive(Debug, Default)]
 pub(crate) struct Var {
-    entries: Vec<Access>,
+    writes: Vec<Access>,
+    reads: Vec<Access>,
 }
 
 impl Var {
     /// Calls `race` with every remembered access that races with `e` (made at `clock`):
     /// another task, at least one write, no happens-before, no protecting lock.
     pub(crate) fn check(&self, e: &Access, clock: &Clock, locks: &Locks, mut race: impl FnMut(&Access)) {
-        for p in &self.entries {
-            if p.task != e.task
-                && (p.is_write() || e.is_write())
-                && !locks.protects(p.lockset, e.lockset)
-                && !happened_before(p.task, p.count, clock)
-            {
+        let reads: &[Access] = if e.is_write() { &self.reads } else { &[] };
+        for p in self.writes.iter().chain(reads) {
+            if p.task != e.task && !locks.protects(p.lockset, e.lockset) && !happened_before(p.task, p.count, clock) {
                 race(p);
             }
         }
     }
 
-    /// Remembers `e`, dropping the accesses it dominates.
-    pub(crate) fn insert(&mut self, e: Access, clock: &Clock, locks: &Locks) {
-        self.entries.retain(|p| {
-            let dominated = (e.is_write() || !p.is_write())
-                && locks.covers(p.lockset, e.lockset)
-                && happened_before(p.task, p.count, clock);
-            !dominated
-        });
-        self.entries.push(e);
+    /// Remembers `e`, dropping the accesses it dominates. Returns how many accesses had to be
+    /// forgotten to stay within [`MAX_KEPT`] (0 in the common case).
+    pub(crate) fn insert(&mut self, e: Access, clock: &Clock, locks: &Locks) -> u64 {
+        let dominated = |p: &Access| locks.covers(p.lockset, e.lockset) && happened_before(p.task, p.count, clock);
+        // A write overtakes earlier reads and writes; a read only earlier reads.
+        self.reads.retain(|p| !dominated(p));
+        let list = if e.is_write() {
+            self.writes.retain(|p| !dominated(p));
+            &mut self.writes
+        } else {
+            &mut self.reads
+        };
+        list.push(e);
+        if list.len() > MAX_KEPT {
+            list.remove(0);
+            1
+        } else {
+            0
+        }
     }
 
     /// Accesses remembered for this variable.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.writes.len() + self.reads.len()
     }
 }

@@ -243,3 +243,29 @@ fn the_json_report_carries_every_field() {
     assert!(sides.iter().all(|s| s["location"]["line"].as_u64().unwrap() > 0 && s["trace_id"].is_string()));
     assert_eq!(v["clean"], false);
 }
+
+#[test]
+fn reads_from_many_unjoined_tasks_stay_bounded_and_are_counted() {
+    let tasks = shadow::MAX_KEPT + 72;
+    let captured = capture(|| {
+        track_write("setting", &0, &1);
+        // Never joined (an untracked channel waits for them): nothing orders these readers before
+        // anything that follows.
+        let (done, wait) = std::sync::mpsc::channel();
+        for _ in 0..tasks {
+            let done = done.clone();
+            drop(thread::spawn(move || {
+                track_read("setting", &1);
+                done.send(()).unwrap();
+            }));
+        }
+        (0..tasks).for_each(|_| wait.recv().unwrap());
+    });
+    let mut a = Analyzer::new();
+    captured.events.iter().for_each(|e| a.observe(e));
+    assert!(a.footprint().accesses_kept <= shadow::MAX_KEPT + 1, "{:?}", a.footprint());
+    let report = a.report();
+    assert_eq!(report.forgotten, 72);
+    assert!(report.is_clean(), "reads after the write, forgetting loses nothing here: {report}");
+    assert!(report.summary().contains("72 accesses forgotten"), "{}", report.summary());
+}
