@@ -269,3 +269,25 @@ fn reads_from_many_unjoined_tasks_stay_bounded_and_are_counted() {
     assert!(report.is_clean(), "reads after the write, forgetting loses nothing here: {report}");
     assert!(report.summary().contains("72 accesses forgotten"), "{}", report.summary());
 }
+
+#[test]
+fn a_request_propagated_inside_the_process_is_ordered_after_what_the_caller_did_before_calling() {
+    let captured = capture(|| {
+        track_write("stock", &0, &1);
+        let headers = crate::propagation_headers(std::iter::empty::<(&str, &str)>()).unwrap();
+        let capture = crate::Context::current().and_then(|c| c.trace.capture.clone()).unwrap();
+        // The callee side, as the HTTP middleware builds it, recording into this capture.
+        let callee = crate::Context::from_headers(&headers).capturing(capture);
+        track_write("audit", &0, &1); // after the call was sent: concurrent with the callee
+        std::thread::spawn(move || {
+            callee.in_scope(|| {
+                track_read("stock", &1);
+                track_write("audit", &1, &2);
+            })
+        })
+        .join()
+        .unwrap();
+    });
+    assert_eq!(captured.report.races_on("stock").count(), 0, "{}", captured.report);
+    crate::assert_race!(captured, on = "audit", severity = Critical);
+}
