@@ -226,5 +226,6 @@ pub fn report() -> Report {
     }
 }
 
-#[cfg(test)]
+// Scenarios need recording, which the `enabled` feature provides.
+#[cfg(all(test, feature = "enabled"))]
 mod tests;

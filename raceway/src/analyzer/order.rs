@@ -133,5 +133,5 @@ fn inverts(r: &Edge, e: &Edge, first_taken: &Clock) -> bool {
 
 /// The lock names of an inversion, for the report.
 pub(crate) fn lock_names(locks: &Locks, inv: &Inversion) -> (String, String) {
-    (locks.name(inv.second.0).to_owned(), locks.name(inv.second.1).to_owned())
+    (locks.name(inv.first.0).to_owned(), locks.name(inv.first.1).to_owned())
 }

@@ -213,13 +213,13 @@ impl Report {
         }
         let critical = self.races.iter().filter(|r| r.severity == Severity::Critical).count();
         let warning = self.races.len() - critical;
-        let mut s = format!(
-            "{} race{} ({critical} critical, {warning} warning), {} potential deadlock{} in {scope}",
-            self.races.len(),
-            plural(self.races.len()),
-            self.deadlocks.len(),
-            plural(self.deadlocks.len()),
-        );
+        let races = if self.races.is_empty() {
+            "no races".to_owned()
+        } else {
+            format!("{} race{} ({critical} critical, {warning} warning)", self.races.len(), plural(self.races.len()))
+        };
+        let mut s =
+            format!("{races}, {} potential deadlock{} in {scope}", self.deadlocks.len(), plural(self.deadlocks.len()),);
         if self.unlisted > 0 {
             s.push_str(&format!("; {} more racing pairs not listed", self.unlisted));
         }
@@ -371,12 +371,30 @@ impl fmt::Display for Report {
                 d.locks.0,
                 d.locks.1
             )?;
-            for s in [&d.first, &d.second] {
-                writeln!(
+            let same_trace = d.first.trace_id == d.second.trace_id;
+            for (label, s) in [("first:", &d.first), ("second:", &d.second)] {
+                // Nested lock calls often share a line: then the columns tell the two sites apart.
+                let (held_at, acquired_at) =
+                    if s.held_at.file == s.acquired_at.file && s.held_at.line == s.acquired_at.line {
+                        (
+                            format!("{}:{}", s.held_at, s.held_at.column),
+                            format!("{}:{}", s.acquired_at, s.acquired_at.column),
+                        )
+                    } else {
+                        (s.held_at.to_string(), s.acquired_at.to_string())
+                    };
+                write!(
                     f,
-                    "  task {} took `{}` at {}, then `{}` at {} (trace {})",
-                    s.thread_id, s.held, s.held_at, s.acquired, s.acquired_at, s.trace_id
+                    "  {label:<8}task {} took `{}` at {held_at}, then `{}` at {acquired_at}",
+                    s.thread_id, s.held, s.acquired
                 )?;
+                if !same_trace {
+                    write!(f, ", trace {}", s.trace_id)?;
+                }
+                writeln!(f)?;
+            }
+            if same_trace {
+                writeln!(f, "  trace:  {}", d.first.trace_id)?;
             }
             writeln!(f, "  why:    each task can hold its first lock while waiting for the other's")?;
         }
