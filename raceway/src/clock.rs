@@ -77,7 +77,12 @@ impl Clock {
 
     /// Pointwise maximum with a list of components.
     pub(crate) fn merge_components(&mut self, mut incoming: Vec<(Component, u64)>) {
+        // A zero counter says nothing (it is every clock's default) and would only add noise,
+        // e.g. the placeholder task of a context built from an incoming request.
         incoming.retain(|(c, v)| {
+            if *v == 0 {
+                return false;
+            }
             if *c == self.own {
                 self.count = self.count.max(*v);
                 false

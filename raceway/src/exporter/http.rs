@@ -21,6 +21,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+const POOL_IDLE: Duration = Duration::from_millis(200);
+
 pub(crate) struct HttpSink {
     rt: tokio::runtime::Runtime,
     client: reqwest::Client,
@@ -52,6 +54,10 @@ impl HttpSink {
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("raceway-rust/", env!("CARGO_PKG_VERSION")))
+            // A connection idle longer than this is not reused: a server that restarted in the
+            // meantime would make the next request fail *after* sending, which cannot be retried
+            // safely; a fresh connection fails with "refused", which can.
+            .pool_idle_timeout(POOL_IDLE)
             .build()
             .map_err(|e| Error::InvalidConfig { field: "server_url", reason: format!("HTTP client: {e}") })?;
         let auth = match &config.api_key {
@@ -202,9 +208,21 @@ impl HttpSink {
             Err(e) if e.is_connect() => Outcome::Retry("server unreachable"),
             // The URL is left out of messages: it could carry credentials.
             Err(e) if e.is_timeout() => Outcome::Unknown("timed out after sending".into()),
-            Err(e) => Outcome::Unknown(e.without_url().to_string()),
+            Err(e) => Outcome::Unknown(describe(&e.without_url())),
         }
     }
+}
+
+/// The error and its causes, one line (the URL was removed by the caller).
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
 }
 
 /// `M` from a 206 body `{"data":"Ingested N events, M errors",...}`.
