@@ -205,8 +205,9 @@ pub(crate) fn finish_run() {
     }
 }
 
-/// The embedded analyzer's findings so far (after delivering what is queued), or of the last
-/// run after shutdown. Empty when no analyzer ran (a server-only configuration).
+/// The embedded analyzer's findings so far (after delivering what is queued), or, after
+/// shutdown or under a server-only configuration, those of the last run that had an analyzer.
+/// Empty when no analyzer ever ran in this process.
 ///
 /// ```
 /// let guard = raceway::init(raceway::Config::default().service_name("docs"))?;
