@@ -209,6 +209,9 @@ pub(crate) fn finish_run() {
 /// shutdown or under a server-only configuration, those of the last run that had an analyzer.
 /// Empty when no analyzer ever ran in this process.
 ///
+/// While a client is installed this first waits (at most the configured `shutdown_timeout`) for
+/// the exporter to hand everything recorded so far to the analyzer, like [`crate::flush`].
+///
 /// ```
 /// let guard = raceway::init(raceway::Config::default().service_name("docs"))?;
 /// raceway::track_write("x", &0, &1);
