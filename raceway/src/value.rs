@@ -21,7 +21,8 @@ pub enum Value {
 /// Captures `v` through its `Serialize` impl, or a placeholder when serialization fails.
 #[cfg(feature = "enabled")]
 pub(crate) fn capture<T: serde::Serialize + ?Sized>(v: &T) -> Value {
-    match serde_json::to_value(v) {
+    let limited = crate::depth::Limited { value: v, left: crate::depth::MAX_DEPTH };
+    match serde_json::to_value(limited) {
         Ok(value) => truncate(value, crate::config::max_value_bytes()),
         Err(e) => Value::String(format!("<unserializable {}: {e}>", std::any::type_name::<T>())),
     }
@@ -63,13 +64,32 @@ pub(crate) fn null() -> Value {
     Value::Null
 }
 
-/// Caps strings (anywhere in the value) at `max` bytes, on a character boundary, marking the cut.
+/// Most elements kept of one array or object; the rest is summarised.
+pub(crate) const MAX_ITEMS: usize = 1000;
+
+/// Caps strings (anywhere in the value) at `max` bytes, on a character boundary, marking the cut,
+/// and arrays and objects at [`MAX_ITEMS`] entries.
 #[cfg(feature = "enabled")]
 pub(crate) fn truncate(v: Value, max: usize) -> Value {
     match v {
         Value::String(s) if s.len() > max => Value::String(truncate_str(&s, max)),
-        Value::Array(a) => Value::Array(a.into_iter().map(|v| truncate(v, max)).collect()),
-        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, truncate(v, max))).collect()),
+        Value::Array(a) => {
+            let n = a.len();
+            let mut out: Vec<Value> = a.into_iter().take(MAX_ITEMS).map(|v| truncate(v, max)).collect();
+            if n > MAX_ITEMS {
+                out.push(Value::String(format!("…<{} more items>", n - MAX_ITEMS)));
+            }
+            Value::Array(out)
+        }
+        Value::Object(o) => {
+            let n = o.len();
+            let mut out: serde_json::Map<String, Value> =
+                o.into_iter().take(MAX_ITEMS).map(|(k, v)| (k, truncate(v, max))).collect();
+            if n > MAX_ITEMS {
+                out.insert("…".into(), Value::String(format!("<{} more entries>", n - MAX_ITEMS)));
+            }
+            Value::Object(out)
+        }
         v => v,
     }
 }
@@ -102,6 +122,35 @@ mod tests {
         m.insert((1, 2), 3); // tuple keys cannot be JSON object keys
         let v = capture(&m);
         assert!(v.as_str().unwrap().starts_with("<unserializable"), "{v}");
+    }
+
+    #[test]
+    fn deeply_nested_values_become_placeholders_without_overflowing_the_stack() {
+        #[derive(serde::Serialize)]
+        struct Node {
+            next: Option<Box<Node>>,
+        }
+        let mut list = Node { next: None };
+        for _ in 0..100_000 {
+            list = Node { next: Some(Box::new(list)) };
+        }
+        let v = capture(&list);
+        assert!(v.as_str().unwrap().contains("nested deeper than 64 levels"), "{v}");
+        // Dropping a 100k-deep list recursively would overflow too; unlink it iteratively.
+        let mut next = list.next.take();
+        while let Some(mut n) = next {
+            next = n.next.take();
+        }
+        let shallow = vec![vec![vec![1]]];
+        assert_eq!(capture(&shallow), serde_json::json!([[[1]]]));
+    }
+
+    #[test]
+    fn huge_collections_keep_their_first_items() {
+        let v = capture(&(0..5000).collect::<Vec<u32>>());
+        let a = v.as_array().unwrap();
+        assert_eq!(a.len(), MAX_ITEMS + 1);
+        assert_eq!(a[MAX_ITEMS], serde_json::json!("…<4000 more items>"));
     }
 
     #[test]
