@@ -28,16 +28,18 @@
 //! | [`propagation`], `http` | trace headers across services; tower middleware and reqwest (features `tower`, `reqwest`) |
 
 #![warn(missing_docs)]
+// With instrumentation compiled out the recording machinery is deliberately unreachable.
+#![cfg_attr(not(feature = "enabled"), allow(dead_code, unused_mut, unused_variables, unused_imports))]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod analyzer;
 mod clock;
 mod config;
 mod context;
+mod depth;
 mod dispatch;
 mod error;
 mod event;
-#[cfg(feature = "enabled")]
 mod exporter;
 mod id;
 mod lifecycle;
@@ -46,12 +48,12 @@ mod locks;
 mod name;
 pub mod propagation;
 mod record;
-mod task;
 mod sync;
+mod task;
 mod time;
 mod track;
-mod value;
 mod tracked;
+mod value;
 mod wire;
 
 pub mod testing;
