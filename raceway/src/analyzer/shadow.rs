@@ -15,6 +15,8 @@
 //! remains is at most one access per (task, kind, lock set) that nothing later has overtaken:
 //! memory follows variables and live tasks, never the number of events, and in the common case
 //! (one or two tasks touch a variable, with one lock discipline) a check scans a few entries.
+//! Reads and writes are kept apart so that a read scans only the writes, and each list is capped
+//! ([`MAX_KEPT`]) against tasks that are never joined.
 
 use super::lockset::{Locks, LocksetId};
 use crate::clock::{Clock, Component};
