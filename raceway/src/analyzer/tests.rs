@@ -291,3 +291,21 @@ fn a_request_propagated_inside_the_process_is_ordered_after_what_the_caller_did_
     assert_eq!(captured.report.races_on("stock").count(), 0, "{}", captured.report);
     crate::assert_race!(captured, on = "audit", severity = Critical);
 }
+
+#[test]
+fn unbalanced_lock_events_are_tolerated_and_leave_no_state_behind() {
+    let captured = capture(|| {
+        release("never-taken", LockKind::Mutex);
+        acquire("rw", LockKind::RwLockRead);
+        release("rw", LockKind::RwLockWrite); // the wrong side: not a release of what is held
+        release("rw", LockKind::RwLockRead);
+        release("rw", LockKind::RwLockRead); // once too often
+        let h = thread::spawn(|| acquire("leaked", LockKind::Mutex)); // ends holding it
+        h.join().unwrap();
+        track_write("x", &0, &1);
+    });
+    let mut a = Analyzer::new();
+    captured.events.iter().for_each(|e| a.observe(e));
+    assert_eq!(a.footprint().tasks_holding_locks, 0, "the joined task's leaked lock is forgotten");
+    assert!(a.report().is_clean(), "{}", a.report());
+}
