@@ -66,7 +66,10 @@ impl Clock {
     /// The clock a child task starts from: everything this task knows, and its own counter 0.
     pub(crate) fn fork(&self, child: TaskId) -> Clock {
         let mut c = Clock::new(child);
-        c.merge(self);
+        // A parent that recorded nothing (e.g. the placeholder task of a context built from an
+        // incoming request) passes on what it inherited, not a zero component of its own.
+        let own = (self.count > 0).then(|| (self.own.clone(), self.count));
+        c.merge_components(self.base().iter().cloned().chain(own).collect());
         c
     }
 
@@ -77,12 +80,7 @@ impl Clock {
 
     /// Pointwise maximum with a list of components.
     pub(crate) fn merge_components(&mut self, mut incoming: Vec<(Component, u64)>) {
-        // A zero counter says nothing (it is every clock's default) and would only add noise,
-        // e.g. the placeholder task of a context built from an incoming request.
         incoming.retain(|(c, v)| {
-            if *v == 0 {
-                return false;
-            }
             if *c == self.own {
                 self.count = self.count.max(*v);
                 false

@@ -33,8 +33,19 @@ pub(crate) fn random_u64() -> u64 {
 }
 
 /// A UUID (event id, trace id, task uuid), kept as a number until serialized.
+///
+/// Stored as two `u64` halves rather than a `u128`: an alignment of 8 instead of 16 keeps the
+/// padding out of every [`crate::Event`], which is copied across threads once per recorded event.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Uuid(pub(crate) u128);
+pub struct Uuid {
+    halves: [u64; 2],
+}
+
+/// Builds a [`Uuid`] from its 128-bit value (crate-internal shorthand).
+#[allow(non_snake_case)]
+pub(crate) const fn Uuid(v: u128) -> Uuid {
+    Uuid { halves: [(v >> 64) as u64, v as u64] }
+}
 
 impl Uuid {
     /// A new random (version 4, RFC 4122 variant) UUID.
@@ -51,7 +62,7 @@ impl Uuid {
 
     /// The 128-bit value.
     pub const fn as_u128(self) -> u128 {
-        self.0
+        ((self.halves[0] as u128) << 64) | self.halves[1] as u128
     }
 
     /// Parses a 36-char hyphenated or 32-char plain hex UUID, in any case.
@@ -90,7 +101,7 @@ impl Uuid {
 
     /// The 32 lowercase hex digits, no dashes (the W3C trace-id form).
     pub fn simple(self) -> String {
-        format!("{:032x}", self.0)
+        format!("{:032x}", self.as_u128())
     }
 }
 
@@ -105,7 +116,7 @@ pub(crate) fn hex_val(c: u8) -> Option<u8> {
 
 impl fmt::Display for Uuid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.0;
+        let v = self.as_u128();
         write!(
             f,
             "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
