@@ -360,14 +360,15 @@ fn opposite_lock_orders_in_concurrent_tasks_are_a_potential_deadlock_with_both_s
     });
     assert_deadlock!(c, between = ("accounts", "audit"));
     let d = &c.report.deadlocks[0];
-    let sites = [d.first.held_at, d.first.acquired_at, d.second.held_at, d.second.acquired_at];
+    let [first, second] = &d.steps[..] else { panic!("two steps: {}", c.report) };
+    let sites = [first.held_at, first.acquired_at, second.held_at, second.acquired_at];
     for (i, a) in sites.iter().enumerate() {
         assert!(a.file.ends_with("analyzer_scenarios.rs"), "{a}");
         assert!(sites[i + 1..].iter().all(|b| b != a), "four distinct acquisition sites: {sites:?}");
     }
-    assert_eq!((d.first.held.as_str(), d.first.acquired.as_str()), ("accounts", "audit"));
-    assert_eq!((d.second.held.as_str(), d.second.acquired.as_str()), ("audit", "accounts"));
-    assert_ne!(d.first.thread_id, d.second.thread_id);
+    assert_eq!((first.held.as_str(), first.acquired.as_str()), ("accounts", "audit"));
+    assert_eq!((second.held.as_str(), second.acquired.as_str()), ("audit", "accounts"));
+    assert_ne!(first.thread_id, second.thread_id);
     assert_no_races!(c);
 }
 

@@ -124,7 +124,7 @@ pub fn __assert_deadlock(captured: &dyn HasReport, locks: Option<(&str, &str)>) 
     let found = report
         .deadlocks
         .iter()
-        .any(|d| locks.map_or(true, |(a, b)| (d.locks.0 == a && d.locks.1 == b) || (d.locks.0 == b && d.locks.1 == a)));
+        .any(|d| locks.map_or(true, |(a, b)| d.locks.iter().any(|l| l == a) && d.locks.iter().any(|l| l == b)));
     if !found {
         panic!(
             "expected a lock-order inversion{}, found:\n{report}",

@@ -7,7 +7,7 @@
 //! endless distinct sites cannot grow the report without bound; what is past the cap is counted.
 
 use super::lockset::Locks;
-use super::order::{lock_names, Inversion};
+use super::order::Cycle;
 use super::shadow;
 use crate::event::AccessType;
 use crate::id::{TaskId, Uuid};
@@ -102,7 +102,7 @@ pub struct Race {
     pub count: u64,
 }
 
-/// One task's side of a lock-order inversion: it held `held` and then took `acquired`.
+/// One task's step in a lock-order cycle: it held `held` and then took `acquired`.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct LockStep {
@@ -122,17 +122,31 @@ pub struct LockStep {
     pub acquired_at: Location,
 }
 
-/// A potential deadlock: two tasks took the same two locks in opposite orders, concurrently.
+/// A potential deadlock: concurrent tasks took locks in orders that form a cycle. Most often two
+/// tasks took the same two locks in opposite orders (an inversion); cycles through up to four
+/// locks and tasks are found.
+///
+/// ```
+/// let captured = raceway::testing::capture(|| {
+///     use raceway::{track_lock_acquire as acq, track_lock_release as rel, LockKind::Mutex};
+///     let h = raceway::thread::spawn(|| { acq("a", Mutex); acq("b", Mutex); rel("b", Mutex); rel("a", Mutex); });
+///     acq("b", Mutex); acq("a", Mutex); rel("a", Mutex); rel("b", Mutex);
+///     h.join().unwrap();
+/// });
+/// let d = &captured.report.deadlocks[0];
+/// assert_eq!(d.steps.len(), 2);
+/// assert_eq!(d.steps[0].acquired, d.steps[1].held, "each step waits on the next one's lock");
+/// assert_eq!(d.steps[1].acquired, d.steps[0].held);
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Deadlock {
-    /// The two locks.
-    pub locks: (String, String),
-    /// The order recorded first.
-    pub first: LockStep,
-    /// The opposite order, recorded later.
-    pub second: LockStep,
-    /// How many times this pair of orders was seen.
+    /// The locks of the cycle, in order: step `i` holds `locks[i]` and takes `locks[i + 1]`.
+    pub locks: Vec<String>,
+    /// One step per task, in cycle order (for an inversion: the order recorded first, then the
+    /// opposite one).
+    pub steps: Vec<LockStep>,
+    /// How many times this cycle of code sites was seen.
     pub count: u64,
 }
 
@@ -281,10 +295,9 @@ impl Report {
                 "second": access(&r.second),
             })).collect::<Vec<_>>(),
             "deadlocks": self.deadlocks.iter().map(|d| json!({
-                "locks": [d.locks.0, d.locks.1],
+                "locks": d.locks,
                 "count": d.count,
-                "first": step(&d.first),
-                "second": step(&d.second),
+                "steps": d.steps.iter().map(step).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         })
     }
@@ -364,15 +377,16 @@ impl fmt::Display for Report {
         for (i, d) in self.deadlocks.iter().enumerate() {
             writeln!(f)?;
             let times = if d.count == 1 { "once".to_owned() } else { format!("{} times", d.count) };
-            writeln!(
-                f,
-                "deadlock #{}: lock-order inversion between `{}` and `{}` (seen {times})",
-                i + 1,
-                d.locks.0,
-                d.locks.1
-            )?;
-            let same_trace = d.first.trace_id == d.second.trace_id;
-            for (label, s) in [("first:", &d.first), ("second:", &d.second)] {
+            let names: Vec<String> = d.locks.iter().map(|l| format!("`{l}`")).collect();
+            let what = match names.as_slice() {
+                [a, b] => format!("lock-order inversion between {a} and {b}"),
+                [init @ .., last] => format!("lock-order cycle through {} and {last}", init.join(", ")),
+                [] => "lock-order cycle".to_owned(),
+            };
+            writeln!(f, "deadlock #{}: {what} (seen {times})", i + 1)?;
+            let same_trace = d.steps.iter().all(|s| s.trace_id == d.steps[0].trace_id);
+            const LABELS: [&str; 4] = ["first:", "second:", "third:", "fourth:"];
+            for (n, s) in d.steps.iter().enumerate() {
                 // Nested lock calls often share a line: then the columns tell the two sites apart.
                 let (held_at, acquired_at) =
                     if s.held_at.file == s.acquired_at.file && s.held_at.line == s.acquired_at.line {
@@ -383,6 +397,7 @@ impl fmt::Display for Report {
                     } else {
                         (s.held_at.to_string(), s.acquired_at.to_string())
                     };
+                let label = LABELS.get(n).copied().unwrap_or("next:");
                 write!(
                     f,
                     "  {label:<8}task {} took `{}` at {held_at}, then `{}` at {acquired_at}",
@@ -393,10 +408,11 @@ impl fmt::Display for Report {
                 }
                 writeln!(f)?;
             }
-            if same_trace {
-                writeln!(f, "  trace:  {}", d.first.trace_id)?;
+            if let (true, Some(s)) = (same_trace, d.steps.first()) {
+                writeln!(f, "  trace:  {}", s.trace_id)?;
             }
-            writeln!(f, "  why:    each task can hold its first lock while waiting for the other's")?;
+            let other = if d.steps.len() == 2 { "the other's" } else { "the next task's" };
+            writeln!(f, "  why:    each task can hold its first lock while waiting for {other}")?;
         }
         writeln!(f)?;
         writeln!(f, "[raceway] {}", self.summary())
@@ -424,7 +440,7 @@ pub(crate) struct Builder {
     races: Vec<Race>,
     race_index: HashMap<(SideKey, SideKey), usize>,
     deadlocks: Vec<Deadlock>,
-    deadlock_index: HashMap<[LocKey; 4], usize>,
+    deadlock_index: HashMap<Vec<LocKey>, usize>,
     unlisted: u64,
 }
 
@@ -463,14 +479,11 @@ impl Builder {
         });
     }
 
-    /// Records a lock-order inversion.
-    pub(crate) fn deadlock(&mut self, inv: &Inversion, locks: &Locks) {
-        let (r, e) = (&inv.first.2, &inv.second.2);
-        let mut sites = [key(&r.from_at), key(&r.to_at), key(&e.from_at), key(&e.to_at)];
-        // Both orders of discovery are the same inversion.
-        if (sites[2], sites[3]) < (sites[0], sites[1]) {
-            sites = [sites[2], sites[3], sites[0], sites[1]];
-        }
+    /// Records a lock-order cycle.
+    pub(crate) fn deadlock(&mut self, cycle: &Cycle, locks: &super::lockset::Locks) {
+        // The same sites found from any of the cycle's edges are the same deadlock.
+        let mut sites: Vec<LocKey> = cycle.steps.iter().flat_map(|e| [key(&e.from_at), key(&e.to_at)]).collect();
+        sites.sort_unstable();
         if let Some(&i) = self.deadlock_index.get(&sites) {
             self.deadlocks[i].count += 1;
             return;
@@ -478,22 +491,21 @@ impl Builder {
         if self.deadlocks.len() >= MAX_GROUPS {
             return;
         }
-        let step = |(held, acquired, edge): &(u32, u32, super::order::Edge)| LockStep {
-            task: edge.task,
-            thread_id: edge.task.thread_id(),
-            trace_id: edge.trace_id,
-            held: locks.name(*held).to_owned(),
-            held_at: edge.from_at,
-            acquired: locks.name(*acquired).to_owned(),
-            acquired_at: edge.to_at,
-        };
+        let steps: Vec<LockStep> = cycle
+            .steps
+            .iter()
+            .map(|e| LockStep {
+                task: e.task,
+                thread_id: e.task.thread_id(),
+                trace_id: e.trace_id,
+                held: locks.name(e.from).to_owned(),
+                held_at: e.from_at,
+                acquired: locks.name(e.to).to_owned(),
+                acquired_at: e.to_at,
+            })
+            .collect();
         self.deadlock_index.insert(sites, self.deadlocks.len());
-        self.deadlocks.push(Deadlock {
-            locks: lock_names(locks, inv),
-            first: step(&inv.first),
-            second: step(&inv.second),
-            count: 1,
-        });
+        self.deadlocks.push(Deadlock { locks: steps.iter().map(|s| s.held.clone()).collect(), steps, count: 1 });
     }
 
     /// The report so far.

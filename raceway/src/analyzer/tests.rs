@@ -202,7 +202,7 @@ fn a_repeated_inversion_is_one_entry_with_a_count() {
     let d = &captured.report.deadlocks;
     assert_eq!(d.len(), 1, "{}", captured.report);
     assert_eq!(d[0].count, 3);
-    assert_ne!(d[0].first.held_at, d[0].second.held_at, "both acquisition sites are shown");
+    assert_ne!(d[0].steps[0].held_at, d[0].steps[1].held_at, "both acquisition sites are shown");
 }
 
 #[test]
@@ -308,4 +308,53 @@ fn unbalanced_lock_events_are_tolerated_and_leave_no_state_behind() {
     captured.events.iter().for_each(|e| a.observe(e));
     assert_eq!(a.footprint().tasks_holding_locks, 0, "the joined task's leaked lock is forgotten");
     assert!(a.report().is_clean(), "{}", a.report());
+}
+
+#[test]
+fn a_cycle_through_three_locks_and_three_tasks_is_a_potential_deadlock() {
+    let captured = capture(|| {
+        // Each philosopher takes its left fork, then its right one; an untracked channel runs them
+        // one at a time so this run cannot hang, without ordering them for the analyzer.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let forks = [("fork-1", "fork-2"), ("fork-2", "fork-3"), ("fork-3", "fork-1")];
+        let philosophers: Vec<_> = forks
+            .into_iter()
+            .enumerate()
+            .map(|(i, (left, right))| {
+                let (tx, rx) = (tx.clone(), rx.clone());
+                thread::spawn(move || {
+                    if i > 0 {
+                        rx.lock().unwrap().recv().unwrap();
+                    }
+                    locked(left, || locked(right, || {}));
+                    tx.send(()).unwrap();
+                })
+            })
+            .collect();
+        philosophers.into_iter().for_each(|p| p.join().unwrap());
+    });
+    let d = &captured.report.deadlocks;
+    assert_eq!(d.len(), 1, "{}", captured.report);
+    assert_eq!(d[0].steps.len(), 3);
+    for (i, step) in d[0].steps.iter().enumerate() {
+        let next = &d[0].steps[(i + 1) % 3];
+        assert_eq!(step.acquired, next.held, "each waits on the next one's fork: {}", captured.report);
+    }
+    let mut locks = d[0].locks.clone();
+    locks.sort();
+    assert_eq!(locks, ["fork-1", "fork-2", "fork-3"]);
+    assert!(captured.report.to_string().contains("lock-order cycle through `fork-"), "{}", captured.report);
+}
+
+#[test]
+fn a_three_lock_cycle_with_a_consistent_order_somewhere_is_not_reported() {
+    let captured = capture(|| {
+        // 1→2, 2→3 and 1→3: an order exists (1 < 2 < 3), so there is no cycle.
+        let orders = [("o-1", "o-2"), ("o-2", "o-3"), ("o-1", "o-3")];
+        let hs: Vec<_> =
+            orders.into_iter().map(|(a, b)| thread::spawn(move || locked(a, || locked(b, || {})))).collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    });
+    crate::assert_no_deadlocks!(captured);
 }
