@@ -102,6 +102,12 @@ pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
     LOCAL.try_with(|l| l.try_borrow_mut().ok().map(|mut l| f(&mut l))).ok().flatten()
 }
 
+/// The test capture of the running task, inherited by contexts created under it so that a capture
+/// also sees the requests and new traces its code starts.
+fn current_capture() -> Option<Arc<Capture>> {
+    with_local(|l| l.task.as_ref().and_then(|t| t.trace.capture.clone())).flatten()
+}
+
 /// Installs `state` as the running task, returning what was running before.
 fn swap_task(state: Option<TaskState>) -> Result<Option<TaskState>, Option<TaskState>> {
     let mut state = Some(state);
@@ -151,12 +157,16 @@ impl Context {
 
     /// A context for the trace `trace_id` (e.g. an id received from elsewhere).
     pub fn with_trace_id(trace_id: Uuid) -> Self {
-        Context { trace: Arc::new(Trace { id: trace_id, span: None, capture: None }), parent: None, clock: None }
+        Context {
+            trace: Arc::new(Trace { id: trace_id, span: None, capture: current_capture() }),
+            parent: None,
+            clock: None,
+        }
     }
 
     /// A context from the parts of an incoming request (used by the HTTP integrations).
     pub(crate) fn from_parts(trace_id: Uuid, span: Option<Span>, clock: Vec<(Component, u64)>) -> Self {
-        let trace = Arc::new(Trace { id: trace_id, span: span.map(Arc::new), capture: None });
+        let trace = Arc::new(Trace { id: trace_id, span: span.map(Arc::new), capture: current_capture() });
         let clock = (!clock.is_empty()).then(|| Clock::with_base(TaskId::next(), clock));
         Context { trace, parent: None, clock }
     }

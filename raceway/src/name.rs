@@ -5,10 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 
 /// A name carried by events: cloning is a pointer copy (static) or a reference-count bump.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Names compare, hash and order by their text, however they are stored.
+#[derive(Clone)]
 pub struct Name(Repr);
 
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone)]
 enum Repr {
     Static(&'static str),
     Shared(Arc<str>),
@@ -26,6 +27,32 @@ impl Name {
             Repr::Static(s) => s,
             Repr::Shared(s) => s,
         }
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Name {}
+
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Name {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
@@ -77,5 +104,20 @@ impl fmt::Display for Name {
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Name;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_equal_by_text_whatever_their_storage() {
+        let a = Name::from_static("accounts");
+        let b = Name::from(String::from("accounts"));
+        assert_eq!(a, b);
+        let set: HashSet<Name> = [a, b].into_iter().collect();
+        assert_eq!(set.len(), 1);
     }
 }
