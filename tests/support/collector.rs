@@ -111,11 +111,7 @@ impl Collector {
 
     /// Events of the requests answered 2xx, in arrival order.
     pub fn accepted_events(&self) -> Vec<serde_json::Value> {
-        self.requests()
-            .iter()
-            .filter(|(_, s)| (200..300).contains(s))
-            .flat_map(|(r, _)| r.events())
-            .collect()
+        self.requests().iter().filter(|(_, s)| (200..300).contains(s)).flat_map(|(r, _)| r.events()).collect()
     }
 
     /// Waits until `pred` holds for the accepted events, up to `timeout`.
