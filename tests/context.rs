@@ -64,8 +64,7 @@ async fn two_tokio_tasks_on_one_thread_get_different_thread_ids() {
         b.await.unwrap();
     })
     .await;
-    let writes: Vec<&Event> =
-        c.events.iter().filter(|e| matches!(e.kind, EventKind::StateChange { .. })).collect();
+    let writes: Vec<&Event> = c.events.iter().filter(|e| matches!(e.kind, EventKind::StateChange { .. })).collect();
     assert_eq!(writes.len(), 4);
     let tasks: std::collections::HashSet<_> = writes.iter().map(|e| e.task).collect();
     assert_eq!(tasks.len(), 2, "two logical tasks on one OS thread: two thread ids");

@@ -64,7 +64,12 @@ fn a_server_killed_and_restarted_receives_the_backlog_in_order_without_duplicate
 
     let second = Collector::bind(addr, Box::new(|req, _| Reply::ok(req.events().len())));
     let delivered = second.wait_for(Duration::from_secs(15), |e| e.len() >= 200);
-    assert!(delivered, "backlog delivered after restart: {:?}, {} arrived", raceway::stats(), second.accepted_events().len());
+    assert!(
+        delivered,
+        "backlog delivered after restart: {:?}, {} arrived",
+        raceway::stats(),
+        second.accepted_events().len()
+    );
     drop(guard);
     let mut all = before;
     all.extend(second.accepted_events());
@@ -75,11 +80,11 @@ fn a_server_killed_and_restarted_receives_the_backlog_in_order_without_duplicate
 #[test]
 fn a_slow_server_delays_delivery_but_never_the_host() {
     let _s = serial();
-    let c = Collector::with(|req, _| Reply::Delayed(Duration::from_millis(700), 200, format!("{}", req.events().len())));
-    let guard = raceway::init(
-        Config::default().server_url(c.url()).flush_interval(Duration::from_millis(10)).batch_size(10),
-    )
-    .unwrap();
+    let c =
+        Collector::with(|req, _| Reply::Delayed(Duration::from_millis(700), 200, format!("{}", req.events().len())));
+    let guard =
+        raceway::init(Config::default().server_url(c.url()).flush_interval(Duration::from_millis(10)).batch_size(10))
+            .unwrap();
     let worst = record(0, 2_000);
     assert!(worst < Duration::from_millis(50), "worst call {worst:?}");
     drop(guard); // shutdown waits up to shutdown_timeout (5 s) for the slow server
@@ -92,13 +97,8 @@ fn a_slow_server_delays_delivery_but_never_the_host() {
 #[test]
 fn garbage_answers_are_not_mistaken_for_refusals() {
     let _s = serial();
-    let c = Collector::with(|_, n| {
-        if n % 2 == 0 {
-            Reply::Garbage
-        } else {
-            Reply::Status(206, "not json at all".into())
-        }
-    });
+    let c =
+        Collector::with(|_, n| if n % 2 == 0 { Reply::Garbage } else { Reply::Status(206, "not json at all".into()) });
     let guard = raceway::init(Config::default().server_url(c.url()).batch_size(10)).unwrap();
     record(0, 40);
     drop(guard);
