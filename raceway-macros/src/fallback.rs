@@ -35,3 +35,42 @@ impl Errors {
         }
     }
 }
+
+/// The item's leading tokens (its keyword and name), to point at without covering its body.
+pub(crate) fn item_head(item: &syn::Item) -> TokenStream {
+    match item {
+        syn::Item::Struct(s) => {
+            let (k, i) = (&s.struct_token, &s.ident);
+            quote!(#k #i)
+        }
+        syn::Item::Enum(s) => {
+            let (k, i) = (&s.enum_token, &s.ident);
+            quote!(#k #i)
+        }
+        syn::Item::Impl(s) => {
+            let k = &s.impl_token;
+            quote!(#k)
+        }
+        syn::Item::Mod(s) => {
+            let (k, i) = (&s.mod_token, &s.ident);
+            quote!(#k #i)
+        }
+        syn::Item::Const(s) => {
+            let (k, i) = (&s.const_token, &s.ident);
+            quote!(#k #i)
+        }
+        syn::Item::Static(s) => {
+            let (k, i) = (&s.static_token, &s.ident);
+            quote!(#k #i)
+        }
+        syn::Item::Trait(s) => {
+            let (k, i) = (&s.trait_token, &s.ident);
+            quote!(#k #i)
+        }
+        syn::Item::Type(s) => {
+            let (k, i) = (&s.type_token, &s.ident);
+            quote!(#k #i)
+        }
+        other => quote!(#other),
+    }
+}

@@ -42,7 +42,7 @@ fn parse_function(item: TokenStream) -> syn::Result<ItemFn> {
                 "#[traced] needs a function with a body; put it on the implementations, not on a trait's required method",
             )),
             Ok(other) => Err(syn::Error::new_spanned(
-                strip_attrs_for_span(&other),
+                crate::fallback::item_head(&other),
                 "#[traced] can only be applied to functions and methods",
             )),
             Err(_) => Err(syn::Error::new(
@@ -50,46 +50,6 @@ fn parse_function(item: TokenStream) -> syn::Result<ItemFn> {
                 "#[traced] can only be applied to functions and methods",
             )),
         },
-    }
-}
-
-/// The item's leading tokens (its keyword and name), to point at without covering its body.
-fn strip_attrs_for_span(item: &syn::Item) -> TokenStream {
-    use quote::quote;
-    match item {
-        syn::Item::Struct(s) => {
-            let (k, i) = (&s.struct_token, &s.ident);
-            quote!(#k #i)
-        }
-        syn::Item::Enum(s) => {
-            let (k, i) = (&s.enum_token, &s.ident);
-            quote!(#k #i)
-        }
-        syn::Item::Impl(s) => {
-            let k = &s.impl_token;
-            quote!(#k)
-        }
-        syn::Item::Mod(s) => {
-            let (k, i) = (&s.mod_token, &s.ident);
-            quote!(#k #i)
-        }
-        syn::Item::Const(s) => {
-            let (k, i) = (&s.const_token, &s.ident);
-            quote!(#k #i)
-        }
-        syn::Item::Static(s) => {
-            let (k, i) = (&s.static_token, &s.ident);
-            quote!(#k #i)
-        }
-        syn::Item::Trait(s) => {
-            let (k, i) = (&s.trait_token, &s.ident);
-            quote!(#k #i)
-        }
-        syn::Item::Type(s) => {
-            let (k, i) = (&s.type_token, &s.ident);
-            quote!(#k #i)
-        }
-        other => quote!(#other),
     }
 }
 

@@ -1,0 +1,9 @@
+#[raceway::traced]
+struct Account {
+    balance: u64,
+}
+
+#[raceway::traced]
+impl Account {}
+
+fn main() {}
