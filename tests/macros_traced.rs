@@ -67,7 +67,7 @@ struct Neither;
 
 #[raceway::traced]
 fn mixed(n: i32, d: DebugOnly, x: Neither) -> u32 {
-    drop(x);
+    let _ = x;
     d.id + n as u32
 }
 

@@ -20,13 +20,103 @@ mod types;
 
 use proc_macro::TokenStream;
 
-/// Records a function's calls: see `raceway::traced`.
+/// Records every call of a function: a `FunctionCall` when it is entered (name, `module_path!()`,
+/// the file and line of the function, the arguments) and a `function_exit` event with the
+/// duration when it ends — by returning, by `?`, by panicking, or, for futures, by completing or
+/// being dropped.
+///
+/// Works on free functions, inherent and trait-impl methods (`self`, `&self`, `&mut self`; the
+/// receiver is not captured), generic functions, `unsafe fn`, `extern fn`, `async fn` (also in
+/// traits), and functions returning `impl Future` or `Pin<Box<dyn Future>>` built by a final
+/// `async move { .. }` / `Box::pin(async move { .. })` (the `#[async_trait]` shape: put
+/// `#[traced]` below `#[async_trait]`). For futures the whole future is the call: it is recorded
+/// on the task that polls it, across `.await`s; a future first polled outside any task starts a
+/// new trace of its own. A `const fn` is rejected.
+///
+/// Arguments are captured as JSON when their type is `Serialize`, else by `Debug`, else as their
+/// type name: annotating never requires changing argument types. (In generic code the bounds in
+/// scope decide.) With `raceway` built without its `enabled` feature the function is emitted
+/// unchanged.
+///
+/// Options:
+///
+/// | option | effect |
+/// |---|---|
+/// | `name = "bank.transfer"` | the recorded name (default: the function's name) |
+/// | `skip(a, b)` / `skip_all` | leave arguments out |
+/// | `fields(k = expr, "a.b" = expr, ident)` | add fields; rename an argument with `skip(a), fields(b = a)` |
+/// | `err` | an `Err` return records an `Error` event (the error's type and `Display`) |
+/// | `ret` | the return value is recorded with the end |
+///
+/// ```
+/// #[derive(Debug)]
+/// struct Overdrawn;
+/// impl std::fmt::Display for Overdrawn {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("overdrawn")
+///     }
+/// }
+///
+/// #[raceway::traced(err, ret, skip(pin), fields(cents = amount * 100))]
+/// fn withdraw(account: &str, amount: u64, pin: u16) -> Result<u64, Overdrawn> {
+///     let _ = (account, pin);
+///     if amount > 100 { Err(Overdrawn) } else { Ok(100 - amount) }
+/// }
+///
+/// #[raceway::traced]
+/// async fn fetch(user: &str) -> usize {
+///     user.len()
+/// }
+///
+/// let c = raceway::testing::capture(|| withdraw("alice", 500, 1234));
+/// // FunctionCall {account: "alice", amount: 500, cents: 50000}, Error, function_exit
+/// assert_eq!(c.events.len(), 3);
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let c = rt.block_on(raceway::testing::capture_async(fetch("bob")));
+/// assert_eq!((c.output, c.events.len()), (3, 2));
+/// ```
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
     traced::expand(args.into(), item.into()).into()
 }
 
-/// Makes a struct's fields tracked cells: see `raceway::shared`.
+/// Makes every named field of a struct a `raceway::Tracked<T>` cell, so that reads and writes
+/// of the fields are recorded for race detection, and generates a constructor taking the fields'
+/// plain values in declaration order (`new`, or the name given with `constructor = ".."`).
+///
+/// Variable names are `Type[<key>].field` when a field is marked `#[shared(key)]` (its
+/// `Display` is the key; instances with the same key are deliberately the same variables), else
+/// `Type#<n>.field` with a per-instance number. `name = "Label"` replaces `Type`. The key field
+/// and fields marked `#[shared(skip)]` stay plain fields. Field values are recorded as JSON
+/// (`Serialize`), else by `Debug`, else by type name.
+///
+/// In user code a field is read with `.get()` (or `.read(|v| ..)`), written with `.set(v)`,
+/// and changed atomically with `.update(|v| ..)`; `acc.balance.set(acc.balance.get() - 5)` is two
+/// accesses that another task can interleave (a lost update the analysis reports), while
+/// `acc.balance.update(|b| *b -= 5)` is one. Without `raceway`'s `enabled` feature the fields
+/// are still `Tracked<T>` (then a plain cell), so the same code compiles both ways.
+///
+/// ```
+/// #[raceway::shared]
+/// #[derive(Debug)]
+/// struct Account {
+///     #[shared(key)]
+///     owner: String,
+///     balance: i64,
+///     #[shared(skip)]
+///     history: Vec<i64>,
+/// }
+///
+/// let acc = Account::new("alice".into(), 100, Vec::new());
+/// assert_eq!(acc.balance.name(), "Account[alice].balance");
+/// let c = raceway::testing::capture(|| {
+///     acc.balance.set(acc.balance.get() - 30); // Read, then Write
+///     acc.balance.update(|b| *b += 5);         // one atomic read-modify-write
+/// });
+/// assert_eq!(acc.balance.get(), 75);
+/// assert_eq!(c.events.len(), 6); // Read, Write, LockAcquire, Read, Write, LockRelease
+/// assert!(acc.history.is_empty());
+/// ```
 #[proc_macro_attribute]
 pub fn shared(args: TokenStream, item: TokenStream) -> TokenStream {
     shared::expand(args.into(), item.into()).into()

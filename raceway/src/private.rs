@@ -99,6 +99,17 @@ impl Call {
         Call { name, module, location, args }
     }
 
+    /// The call when the SDK is recording, else `None` (nothing captured).
+    #[inline]
+    pub fn if_enabled(
+        name: &'static str,
+        module: &'static str,
+        location: Location,
+        args: impl FnOnce() -> Value,
+    ) -> Option<Self> {
+        enabled().then(|| Self::new(name, module, location, args))
+    }
+
     /// Records the `FunctionCall` on the running task; the guard records the end.
     #[inline]
     pub fn enter(self) -> FunctionGuard {

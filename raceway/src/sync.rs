@@ -283,8 +283,10 @@ impl<T: ?Sized> RwAsync for tokio::sync::RwLock<T> {
 ///
 /// `m` may be the lock itself, a reference, an `Arc`, ... (method-call auto-deref). A name may
 /// follow: `lock!(m, "accounts")`. The lock id is `<name>@<address of the lock>` (the name
-/// defaults to the text of `m`), so each lock object has its own id (see the
-/// [module docs](crate::sync) for what that means for locks that move). A poisoned `std` lock is
+/// defaults to the text of `m`), so two lock objects never share an id while both exist. A lock
+/// that is *moved* gets a new id: harmless for locks behind an `Arc` or in a `static`, which do
+/// not move; use [`TrackedMutex`]/[`TrackedRwLock`], whose id travels with them, for a lock that
+/// moves between uses. A poisoned `std` lock is
 /// entered anyway with the data as the panicking holder left it. Without the `enabled` feature
 /// the macro is a plain `lock()`.
 ///

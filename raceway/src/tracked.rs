@@ -102,8 +102,11 @@ struct Meta<T> {
 }
 
 /// A named shared value whose accesses are recorded: `get` records a `Read` with the value,
-/// `set` a `Write` with the old and new values, `update` an atomic read-modify-write (see the
-/// [module docs](self) for how it is recorded). Locations are the caller's.
+/// `set` a `Write` with the old and new values, `update` an atomic read-modify-write: a `Read`
+/// and a `Write` between a `LockAcquire`/`LockRelease` of the cell's own lock (`<name>.update`),
+/// so two `update`s never race with each other while a `set` racing with an `update` does. It is
+/// deliberately not recorded as `AtomicRMW`, which the server compares pair by pair and would
+/// report for every two updates. Locations are the caller's.
 ///
 /// `Tracked<T>` is `Send + Sync` when `T: Send`, so it is shared behind an `Arc` across tasks and
 /// threads. A poisoned cell (a panic inside [`Tracked::update`]) keeps working with the value as

@@ -33,14 +33,14 @@ pub(crate) fn function(function: ItemFn, options: Options) -> TokenStream {
     };
 
     let body = match shape {
-        Shape::Sync if !wants_return => quote_spanned! {block.span()=>
+        Shape::Sync if !wants_return => quote! {
             let __raceway_guard = ::raceway::__private::enter(#call);
             #block
         },
         Shape::Sync => {
             let fake = fake_return(&declared);
             let on_return = on_return_body(&options, &location, !has_impl_trait(&declared));
-            quote_spanned! {block.span()=>
+            quote! {
                 #[allow(unused_mut)]
                 let mut __raceway_guard = ::raceway::__private::enter(#call);
                 #[allow(clippy::redundant_closure_call)]
@@ -56,12 +56,8 @@ pub(crate) fn function(function: ItemFn, options: Options) -> TokenStream {
         Shape::AsyncFn => {
             let fake = fake_return(&declared);
             let on_return = on_return_fn(&options, &location, Some(&declared));
-            quote_spanned! {block.span()=>
-                let __raceway_call = if ::raceway::__private::enabled() {
-                    ::core::option::Option::Some(::raceway::__private::Call::new(#call))
-                } else {
-                    ::core::option::Option::None
-                };
+            quote! {
+                let __raceway_call = ::raceway::__private::Call::if_enabled(#call);
                 ::raceway::__private::traced(__raceway_call, async move { #fake #block }, #on_return).await
             }
         }
@@ -69,12 +65,8 @@ pub(crate) fn function(function: ItemFn, options: Options) -> TokenStream {
             let output = future_output(&declared).cloned();
             let on_return = on_return_fn(&options, &location, output.as_ref());
             let block = wrap_tail(*block, on_return);
-            quote_spanned! {block.span()=>
-                let __raceway_call = if ::raceway::__private::enabled() {
-                    ::core::option::Option::Some(::raceway::__private::Call::new(#call))
-                } else {
-                    ::core::option::Option::None
-                };
+            quote! {
+                let __raceway_call = ::raceway::__private::Call::if_enabled(#call);
                 #block
             }
         }
@@ -92,7 +84,7 @@ fn args_closure(function: &ItemFn, options: &Options) -> TokenStream {
     let mut pairs = Vec::new();
     if options.skip_all.is_none() {
         for ident in arg_idents(function) {
-            if options.skip.iter().any(|s| *s == ident) {
+            if options.skip.contains(&ident) {
                 continue;
             }
             let key = ident.unraw().to_string();
