@@ -76,4 +76,10 @@ raceway = {{ path = {raceway:?}, default-features = false }}
         assert!(!tree.contains(heavy), "{heavy}is compiled with the feature off:\n{tree}");
     }
     assert!(tree.contains("raceway-macros "), "sanity: the tree lists raceway's dependencies:\n{tree}");
+
+    // The macros themselves are in pass-through mode: their `enabled` feature is off.
+    let features =
+        cargo(&dir, &["tree", "--offline", "--edges", "features", "--prefix", "none", "-i", "raceway-macros"]);
+    assert!(features.contains("raceway-macros v"), "sanity: {features}");
+    assert!(!features.contains(r#"raceway-macros feature "enabled""#), "macros still instrument:\n{features}");
 }

@@ -19,6 +19,11 @@ async fn borrowing<'a>(s: &'a str) -> &'a str {
     s
 }
 
+#[raceway::traced(ret, err)]
+async fn elided(s: &str) -> Result<&str, String> {
+    Ok(s)
+}
+
 #[raceway::traced]
 async fn generic<T: Send + std::fmt::Debug>(t: T) -> T {
     t
@@ -88,6 +93,7 @@ async fn main() {
     let _ = plain(1).await;
     let _ = fallible("1".into()).await;
     let _ = borrowing("x").await;
+    let _ = elided("x").await;
     let _ = generic(1u8).await;
     let _ = impl_future(1).await;
     let _ = boxed(1).await;
