@@ -131,6 +131,14 @@ pub fn enter(
     Call::new(name, module, location, args).enter()
 }
 
+/// Runs the body of a `#[traced(ret/err)]` function. Taking an `FnOnce` makes the closure
+/// `FnOnce`, so a body may return borrows of what it captured (`&mut self.field`), which an
+/// immediately called `FnMut` closure could not.
+#[inline(always)]
+pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
 /// Records an `Error` event for an `Err` returned by a `#[traced(err)]` function: the error's
 /// type, its `Display`, and the function's location as the stack.
 pub fn record_error<E: std::fmt::Display + ?Sized>(error: &E, location: Location) {

@@ -43,8 +43,7 @@ pub(crate) fn function(function: ItemFn, options: Options) -> TokenStream {
             quote! {
                 #[allow(unused_mut)]
                 let mut __raceway_guard = ::raceway::__private::enter(#call);
-                #[allow(clippy::redundant_closure_call)]
-                let __raceway_ret = (move || { #fake #block })();
+                let __raceway_ret = ::raceway::__private::call_once(move || { #fake #block });
                 {
                     let __raceway_ret_ref = &__raceway_ret;
                     let __raceway_guard = &mut __raceway_guard;

@@ -121,6 +121,11 @@ impl S {
         Err(std::io::Error::other("x"))
     }
 
+    #[raceway::traced(ret)]
+    fn first_mut(&mut self) -> &mut u8 {
+        &mut self.v[0]
+    }
+
     #[raceway::traced]
     fn diverges(&self) -> ! {
         panic!("never returns")
@@ -130,6 +135,7 @@ impl S {
 fn main() {
     let mut s = S::new();
     s.by_mut(1);
+    *s.first_mut() += 1;
     let _ = (s.by_ref(), s.provided(), s.default_method(2), s.parse("7"), s.io());
     let _ = s.by_value();
     let _ = (free(1, "a"), skipping(1, 2), borrowed("ab", 1), elided(" a "), opaque(1));
