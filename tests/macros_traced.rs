@@ -295,3 +295,32 @@ fn arguments_bound_by_patterns_are_captured_by_their_bound_names() {
     assert_eq!(c.output, 6);
     assert_eq!(calls(&c.events)[0].2, json!({"a": 1, "b": 2, "id": 3}));
 }
+
+#[test]
+fn a_call_on_a_spawned_thread_is_recorded_on_the_child_task_after_the_spawn() {
+    let c = capture(|| {
+        let h = raceway::thread::spawn(|| inner(20));
+        let out = h.join().unwrap();
+        (out, raceway::Context::current_task())
+    });
+    let (out, parent) = c.output;
+    assert_eq!(out, 40);
+    let kinds: Vec<&str> = c
+        .events
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::AsyncSpawn { .. } => "spawn",
+            EventKind::FunctionCall { .. } => "call",
+            EventKind::FunctionExit { .. } => "exit",
+            EventKind::AsyncAwait { .. } => "join",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["spawn", "call", "exit", "join"]);
+    let child = c.events[1].task;
+    assert_ne!(Some(child), parent);
+    assert_eq!(c.events[2].task, child);
+    assert_eq!(c.events[1].parent_id, Some(c.events[0].id), "the call descends from the spawn");
+    assert_eq!(c.events[3].parent_id, Some(c.events[2].id), "the join descends from the child's end");
+    assert_eq!(Some(c.events[3].task), parent);
+}

@@ -31,6 +31,11 @@ use crate::{
 /// The variable name of a [`Tracked`] cell: unique in the process (the default), or exactly as
 /// given when several cells stand for one logical variable.
 ///
+/// Uniqueness comes from a process-wide count of how many cells were given each name: the second
+/// `"x"` is `"x#2"` even if the first cell is gone, because the server keeps the first cell's
+/// events and would compare them with the new cell's. The count costs one map entry per distinct
+/// name, so build names from bounded sets (entity kinds, keys), not from per-request data.
+///
 /// ```
 /// use raceway::{Tracked, VarName};
 /// let a = Tracked::new("visits", 0);
