@@ -239,3 +239,13 @@ async fn shared_struct_fields_race_like_tracked_cells() {
     let report = raceway::analyze(&c.events);
     assert!(report.races.iter().any(|r| r.variable == "Account[bob].balance"), "{report}");
 }
+
+#[test]
+fn tracked_cells_and_shared_structs_are_send_and_sync_when_their_values_are() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Tracked<u64>>();
+    assert_send_sync::<Tracked<Vec<String>>>();
+    assert_send_sync::<Account>();
+    assert_send_sync::<raceway::TrackedMutex<u64>>();
+    assert_send_sync::<raceway::TrackedRwLock<u64>>();
+}
