@@ -56,12 +56,12 @@ mod tracked;
 mod value;
 mod wire;
 
-pub mod testing;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 #[cfg(any(feature = "tower", feature = "reqwest"))]
 pub mod http;
+pub mod testing;
 
 pub use analyzer::{analyze, report, Analyzer, Deadlock, LockStep, Race, RaceAccess, Report, Severity};
 pub use clock::{Clock, Component};
@@ -91,3 +91,8 @@ pub use wire::wire_json;
 pub use raceway_macros::{shared, traced};
 pub use sync::{LockGuard, TrackedMutex, TrackedRwLock};
 pub use tracked::{Tracked, VarName};
+
+/// The README's Rust examples, compiled and run as doctests so that they stay true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
