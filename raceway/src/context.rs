@@ -97,7 +97,7 @@ thread_local! {
 /// Runs `f` on this thread's slot. Returns `None` (and does nothing) when the slot is in use
 /// (re-entrant recording, e.g. from a `Serialize` impl) or the thread is being torn down:
 /// instrumentation must never panic the host.
-#[inline]
+#[inline(always)]
 pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
     LOCAL.try_with(|l| l.try_borrow_mut().ok().map(|mut l| f(&mut l))).ok().flatten()
 }

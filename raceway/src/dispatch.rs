@@ -156,7 +156,7 @@ impl Dispatch {
     /// Queues `event`; on a full queue drops it, counts it, and returns false. With `check_wake`,
     /// wakes the worker if a batch is ready (callers ask every few pushes: reading the queue's
     /// length touches both of its contended ends).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&self, event: Event, check_wake: bool) -> bool {
         #[cfg(feature = "enabled")]
         {

@@ -26,11 +26,13 @@ pub(crate) fn record(kind: EventKind, duration_ns: Option<u64>) -> Option<Uuid> 
     record_linked(kind, duration_ns, Link::Chain)
 }
 
+#[inline]
 pub(crate) fn record_linked(kind: EventKind, duration_ns: Option<u64>, link: Link) -> Option<Uuid> {
     with_local(|local| record_in(local, kind, duration_ns, link)).flatten()
 }
 
-#[inline]
+// Inlined into `record` so the event is built in place rather than copied through each call.
+#[inline(always)]
 fn record_in(local: &mut Local, kind: EventKind, duration_ns: Option<u64>, link: Link) -> Option<Uuid> {
     let task = local.task();
     if let Link::Join { child_last, child_clock } = link {
@@ -63,7 +65,7 @@ fn record_in(local: &mut Local, kind: EventKind, duration_ns: Option<u64>, link:
     }
 }
 
-#[inline]
+#[inline(always)]
 fn stamp(task: &mut TaskState, kind: EventKind, duration_ns: Option<u64>) -> Event {
     task.clock.tick();
     Event {

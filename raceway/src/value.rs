@@ -23,6 +23,8 @@ pub enum Value {
 pub(crate) fn capture<T: serde::Serialize + ?Sized>(v: &T) -> Value {
     let limited = crate::depth::Limited { value: v, left: crate::depth::MAX_DEPTH };
     match serde_json::to_value(limited) {
+        // Numbers, booleans and null (the common case) need no size check.
+        Ok(value @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => value,
         Ok(value) => truncate(value, crate::config::max_value_bytes()),
         Err(e) => Value::String(format!("<unserializable {}: {e}>", std::any::type_name::<T>())),
     }
