@@ -271,7 +271,7 @@ pub fn track_http_response_with<K, V, B>(
 
 /// Records that the running task obtained a lock (Go: `TrackLockAcquire`). Call it right after
 /// the lock is obtained, and [`track_lock_release`] with the same id when it is released;
-/// [`with_lock`] and `lock!` do both for you.
+/// [`with_lock`](crate::with_lock) and [`lock!`](crate::lock) do both for you.
 ///
 /// ```
 /// let m = std::sync::Mutex::new(0);
