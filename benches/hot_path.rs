@@ -44,6 +44,17 @@ fn timed_bursts(iters: u64, mut record: impl FnMut(u64)) -> Duration {
     total
 }
 
+#[raceway::traced(skip_all)]
+#[inline(never)]
+fn traced_empty(i: u64) {
+    black_box(i);
+}
+
+#[inline(never)]
+fn plain_empty(i: u64) {
+    black_box(i);
+}
+
 fn state_change(c: &mut Criterion) {
     let mut g = c.benchmark_group("state_change");
     g.measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
@@ -90,6 +101,14 @@ fn state_change(c: &mut Criterion) {
             total
         })
     });
+    g.finish();
+
+    // `#[traced]` on an empty function with its arguments skipped: the call's FunctionCall and
+    // function_exit events, plus the guard.
+    let mut g = c.benchmark_group("traced");
+    g.measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    g.bench_function("empty_sync_fn_enabled", |b| b.iter_custom(|iters| timed_bursts(iters, |i| traced_empty(i))));
+    g.bench_function("empty_sync_fn_uninstrumented", |b| b.iter(|| plain_empty(black_box(1))));
     g.finish();
     drop(guard);
     let s = raceway::stats();
