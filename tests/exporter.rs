@@ -355,3 +355,20 @@ fn a_huge_value_is_truncated_not_a_lost_batch() {
     assert!(huge.len() < 4200 && huge.ends_with("…<truncated, 5000000 bytes>"), "{}", &huge[4000..]);
     assert!(events[1]["kind"]["Custom"]["data"].as_str().unwrap().starts_with("<value omitted"));
 }
+
+#[test]
+fn arguments_can_be_kept_out_of_every_event() {
+    let _s = serial();
+    let c = Collector::start();
+    let guard = raceway::init(config(&c).capture_args(false)).unwrap();
+    raceway::track_function_call("login", &serde_json::json!({"password": "hunter2"}));
+    drop(raceway::start_function("login", &"hunter2"));
+    raceway::track_function("login", &"hunter2", || ());
+    drop(guard);
+    let events = c.accepted_events();
+    assert_eq!(events.len(), 5);
+    for e in &events {
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+    assert!(events[0]["kind"]["FunctionCall"]["args"].is_null());
+}

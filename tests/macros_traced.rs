@@ -1,5 +1,8 @@
 //! `#[raceway::traced]` on synchronous functions and methods: what is recorded, where, and when.
 
+// Generated code must not make rustc warn about the user's code (this file would not compile).
+#![deny(warnings)]
+
 use raceway::testing::capture;
 use raceway::{Event, EventKind};
 use serde_json::json;
@@ -323,4 +326,21 @@ fn a_call_on_a_spawned_thread_is_recorded_on_the_child_task_after_the_spawn() {
     assert_eq!(c.events[1].parent_id, Some(c.events[0].id), "the call descends from the spawn");
     assert_eq!(c.events[3].parent_id, Some(c.events[2].id), "the join descends from the child's end");
     assert_eq!(Some(c.events[3].task), parent);
+}
+
+/// A body that is a single expression: the generated code must not trigger `unused_braces`.
+#[raceway::traced]
+fn single_expression(a: u64) -> u64 {
+    if a > 0 {
+        a
+    } else {
+        1
+    }
+}
+
+#[test]
+fn a_single_expression_body_compiles_without_warnings_and_is_traced() {
+    let c = capture(|| single_expression(3));
+    assert_eq!(c.output, 3);
+    assert_eq!(calls(&c.events).len(), 1);
 }

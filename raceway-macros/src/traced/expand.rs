@@ -70,8 +70,11 @@ pub(crate) fn function(function: ItemFn, options: Options) -> TokenStream {
             }
         }
     };
+    // The user's block becomes the tail of a generated body; rustc would then call its braces
+    // unnecessary (`unused_braces`) at the user's spans, a warning on code they did not write.
     quote! {
         #(#attrs)*
+        #[allow(unused_braces)]
         #vis #sig {
             #body
         }
