@@ -107,7 +107,7 @@ fn state_change(c: &mut Criterion) {
     // function_exit events, plus the guard.
     let mut g = c.benchmark_group("traced");
     g.measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
-    g.bench_function("empty_sync_fn_enabled", |b| b.iter_custom(|iters| timed_bursts(iters, |i| traced_empty(i))));
+    g.bench_function("empty_sync_fn_enabled", |b| b.iter_custom(|iters| timed_bursts(iters, traced_empty)));
     g.bench_function("empty_sync_fn_uninstrumented", |b| b.iter(|| plain_empty(black_box(1))));
     g.finish();
     drop(guard);
