@@ -6,9 +6,11 @@
 //! the accesses under a common lock); the analyzer then observes them, as its sink does on the
 //! exporter thread.
 
+mod support;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::peak_rss_mib;
 
 const VARS: usize = 1_000;
 
@@ -34,16 +36,6 @@ fn workload() -> Vec<raceway::Event> {
         threads.into_iter().for_each(|t| t.join().unwrap());
     })
     .events
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 fn analyzer(c: &mut Criterion) {

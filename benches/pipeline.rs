@@ -9,9 +9,11 @@
 //!    to end (until `flush()` returns) and what was dropped because the exporter fell behind.
 //! 3. Collector down: a closed port; memory stays under the queue cap and every event is counted.
 
+mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
+use support::peak_rss_mib;
 
 /// A collector that reads each request, discards the body and answers 200.
 fn discard_collector() -> String {
@@ -55,16 +57,6 @@ fn discard_collector() -> String {
         }
     });
     url
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 /// Records `per_thread` events on each of two threads; `rate` (events/s per thread) paces them
