@@ -128,7 +128,10 @@ impl HttpSink {
         let mut backoff = Duration::from_millis(100);
         loop {
             match self.post(body.clone()) {
-                Outcome::Delivered => return,
+                Outcome::Delivered => {
+                    self.dispatch.counters.delivered.fetch_add(n, Relaxed);
+                    return;
+                }
                 Outcome::Split(status) if events.len() > 1 => {
                     self.log(format_args!("server answered {status} to {n} events: resending in halves"));
                     let (a, b) = events.split_at(events.len() / 2);
@@ -245,27 +248,14 @@ impl Sink for HttpSink {
         for e in events {
             let Some(s) = self.render(e) else { continue };
             if !batch.is_empty() && (batch.len() >= self.batch_size || bytes + s.len() + 1 > self.max_bytes) {
-                self.send_counted(&batch);
+                self.send(&batch);
                 batch.clear();
                 bytes = 16;
             }
             bytes += s.len() + 1;
             batch.push(s);
         }
-        self.send_counted(&batch);
-    }
-}
-
-impl HttpSink {
-    /// Sends a batch and counts what the server accepted.
-    fn send_counted(&mut self, batch: &[String]) {
-        let dispatch = self.dispatch.clone();
-        let c = &dispatch.counters;
-        let before = c.rejected.load(Relaxed) + c.undeliverable.load(Relaxed);
-        self.send(batch);
-        let failed = c.rejected.load(Relaxed) + c.undeliverable.load(Relaxed) - before;
-        let ok = batch.len() as u64 - failed.min(batch.len() as u64);
-        c.delivered.fetch_add(ok, Relaxed);
+        self.send(&batch);
     }
 }
 
