@@ -19,6 +19,16 @@ pub enum Component {
 }
 
 /// A vector clock: `own` task's counter plus an inherited, sorted `base`.
+///
+/// ```
+/// let c = raceway::testing::capture(|| {
+///     raceway::track_write("x", &0, &1);
+///     raceway::thread::spawn(|| raceway::track_write("x", &1, &2)).join().unwrap();
+/// });
+/// let (first, child) = (&c.events[0].clock, &c.events[2].clock);
+/// assert!(first.le(child), "what the parent did before the spawn happened before the child");
+/// assert_eq!(child.get_task(first.task()), 2); // the write and the spawn
+/// ```
 #[derive(Clone, Debug)]
 pub struct Clock {
     task: TaskId,

@@ -228,6 +228,14 @@ impl Context {
 }
 
 /// Restores the previously running task when dropped. See [`Context::enter`].
+///
+/// ```
+/// let ctx = raceway::Context::new();
+/// let trace = ctx.trace_id();
+/// let guard = ctx.enter();
+/// assert_eq!(raceway::Context::current().map(|c| c.trace_id()), Some(trace));
+/// drop(guard);
+/// ```
 #[must_use = "the context is left as soon as the guard is dropped"]
 pub struct EnterGuard {
     prev: Option<Option<TaskState>>,

@@ -12,6 +12,12 @@ use crate::value::Value;
 use std::sync::Arc;
 
 /// How a shared variable was accessed (`StateChange.access_type`).
+///
+/// ```
+/// use raceway::AccessType;
+/// assert_eq!(AccessType::AtomicRMW.as_str(), "AtomicRMW");
+/// assert!(AccessType::Write.is_write() && !AccessType::Read.is_write());
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum AccessType {
     /// A plain read.
@@ -45,6 +51,11 @@ impl AccessType {
 }
 
 /// The kind of lock in `LockAcquire`/`LockRelease` (`lock_type`).
+///
+/// ```
+/// assert_eq!(raceway::LockKind::RwLockRead.as_str(), "RwLock::Read");
+/// assert!(!raceway::LockKind::RwLockRead.is_exclusive());
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum LockKind {
     /// An exclusive lock.
@@ -261,6 +272,18 @@ pub struct Span {
 }
 
 /// One recorded event.
+///
+/// ```
+/// use raceway::EventKind;
+/// let c = raceway::testing::capture(|| {
+///     raceway::track_write("x", &0, &1);
+///     raceway::track_read("x", &1);
+/// });
+/// let (write, read) = (&c.events[0], &c.events[1]);
+/// assert!(matches!(&write.kind, EventKind::StateChange { variable, .. } if variable.as_str() == "x"));
+/// assert_eq!(read.parent_id, Some(write.id)); // one task's events form a chain
+/// assert_eq!(read.task, write.task);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Event {
     /// Unique id.

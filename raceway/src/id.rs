@@ -136,6 +136,12 @@ impl fmt::Debug for Uuid {
 }
 
 /// A 64-bit distributed span id (16 lowercase hex on the wire, never zero).
+///
+/// ```
+/// let id = raceway::SpanId::parse("00F067AA0BA902B7").unwrap();
+/// assert_eq!(id.to_string(), "00f067aa0ba902b7");
+/// assert!(raceway::SpanId::parse("0000000000000000").is_none());
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SpanId(pub(crate) u64);
 

@@ -152,6 +152,15 @@ pub fn stats() -> Stats {
 }
 
 /// Keeps the client installed; dropping it calls [`shutdown`].
+///
+/// ```
+/// fn main() -> Result<(), raceway::Error> {
+///     let _guard = raceway::init(raceway::Config::default().service_name("app"))?;
+///     // ... the program ...
+///     Ok(()) // the guard drops here: everything recorded is flushed
+/// }
+/// # main().unwrap();
+/// ```
 #[must_use = "dropping the guard shuts raceway down at once"]
 #[derive(Debug)]
 pub struct Guard {

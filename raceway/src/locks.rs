@@ -11,6 +11,16 @@ use std::sync::{Mutex, RwLock};
 
 /// Records `LockAcquire` when created and `LockRelease` when dropped (also during a panic).
 /// Hold it *inside* the real guard's lifetime: create it after locking, drop it before unlocking.
+///
+/// ```
+/// use raceway::{HeldLock, LockKind, Location};
+/// let m = std::sync::Mutex::new(0);
+/// let mut guard = m.lock().unwrap();
+/// let held = HeldLock::acquired("counter".into(), LockKind::Mutex, Location::caller());
+/// *guard += 1;
+/// drop(held); // LockRelease, while the mutex is still locked
+/// drop(guard);
+/// ```
 #[must_use = "the release is recorded when this is dropped"]
 #[derive(Debug)]
 pub struct HeldLock {

@@ -6,6 +6,13 @@ use std::sync::Arc;
 
 /// A name carried by events: cloning is a pointer copy (static) or a reference-count bump.
 /// Names compare, hash and order by their text, however they are stored.
+///
+/// ```
+/// let a = raceway::Name::from_static("accounts");
+/// let b = raceway::Name::from(String::from("accounts"));
+/// assert_eq!(a, b);
+/// assert_eq!(b.as_str(), "accounts");
+/// ```
 #[derive(Clone)]
 pub struct Name(Repr);
 
