@@ -322,3 +322,10 @@ impl<T> CaptureByTypeName<T> for Probe<T> {
 pub fn plain_field<T>(value: T) -> crate::Tracked<T> {
     crate::Tracked::with_capture(crate::VarName::unique(""), value, |_| value::null())
 }
+
+/// Benchmark hook (`benches/serialize.rs`): renders `events` into one request body in `out`
+/// (`{"events":[...]}`), exactly as the HTTP sink does for a batch, with the default byte cap.
+/// Returns how many events the body holds.
+pub fn render_body(events: &[crate::Event], out: &mut Vec<u8>) -> usize {
+    crate::wire::render_body(events, out)
+}

@@ -335,3 +335,28 @@ pub fn wire_json(events: &[Event]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Renders `events` into one request body, as the HTTP sink does (benchmark hook).
+pub(crate) fn render_body(events: &[Event], out: &mut Vec<u8>) -> usize {
+    let p = process();
+    let rendered: Vec<String> = events
+        .iter()
+        .map(|e| {
+            let mut s = String::with_capacity(512);
+            write_event(&mut s, e, &p, false);
+            s
+        })
+        .collect();
+    let mut body = String::with_capacity(rendered.iter().map(|e| e.len() + 1).sum::<usize>() + 16);
+    body.push_str("{\"events\":[");
+    for (i, e) in rendered.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(e);
+    }
+    body.push_str("]}");
+    out.clear();
+    out.extend_from_slice(body.clone().as_bytes());
+    rendered.len()
+}
