@@ -2,12 +2,19 @@
 //!
 //! Writing directly into the request buffer keeps formatting off the recording threads and avoids
 //! building an intermediate tree per event. Everything per-process (pid, service, environment,
-//! instance, tags) is rendered once per `init` into [`Process`].
+//! instance, tags, the thread-id prefix) is rendered once per `init` into [`Process`].
+//!
+//! The exporter thread serializes every event the program records, so the common path avoids
+//! `core::fmt` (its dynamic dispatch costs more than the bytes it writes): UUIDs and span ids are
+//! written with a hex table, integers with a two-digits-at-a-time decimal writer, timestamps byte
+//! by byte (see [`crate::time`]), strings copied in runs between the rare bytes JSON escapes, and
+//! values go straight from `serde_json` into the body. The unit tests below hold every fast writer
+//! equal to the `core::fmt` rendering it replaces.
 
 use crate::clock::Component;
 use crate::event::{Event, EventKind};
-use crate::id::{TaskId, Uuid};
-use std::fmt::Write as _;
+use crate::id::{SpanId, TaskId, Uuid};
+use std::ops::Range;
 use std::sync::{Arc, RwLock};
 
 /// Per-process metadata, rendered once.
@@ -21,6 +28,8 @@ pub(crate) struct Process {
     fixed_metadata: String,
     /// `,"instance_id":".."` pre-rendered.
     instance: String,
+    /// `<service>-<pid>-task-`, JSON-escaped (no quotes): every thread id is this plus a number.
+    thread_prefix: String,
 }
 
 impl Process {
@@ -50,12 +59,15 @@ impl Process {
         fixed.push('}');
         let mut inst = String::from(",\"instance_id\":");
         json_str(&mut inst, instance);
+        let mut prefix = Vec::new();
+        escape_into(&mut prefix, &format!("{service}-{pid}-task-"));
         Process {
             service: service.to_owned(),
             pid,
             instance_id: instance.to_owned(),
             fixed_metadata: fixed,
             instance: inst,
+            thread_prefix: into_string(prefix),
         }
     }
 }
@@ -77,242 +89,427 @@ pub(crate) fn process() -> Arc<Process> {
     p
 }
 
-/// `<service>-<pid>-task-<n>`.
+/// `<service>-<pid>-task-<n>` (raw text, not JSON).
 pub(crate) fn write_thread_id(out: &mut String, task: TaskId) {
     let p = process();
-    write_thread_id_with(out, &p, task);
+    out.push_str(&p.service);
+    out.push('-');
+    out.push_str(&p.pid.to_string());
+    out.push_str("-task-");
+    out.push_str(&task.0.to_string());
 }
 
-fn write_thread_id_with(out: &mut String, p: &Process, task: TaskId) {
-    let _ = write!(out, "{}-{}-task-{}", p.service, p.pid, task.0);
+/// `"<service>-<pid>-task-<n>"` as a JSON string.
+#[inline]
+fn thread_id(out: &mut Vec<u8>, p: &Process, task: TaskId) {
+    out.push(b'"');
+    out.extend_from_slice(p.thread_prefix.as_bytes());
+    write_u64(out, task.0);
+    out.push(b'"');
+}
+
+/// Bytes only ever pushed as whole UTF-8 text, so this never fails; a lossy fallback rather
+/// than a panic all the same.
+fn into_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// A JSON string literal (for text built once, outside the exporter's per-event path).
+pub(crate) fn json_str(out: &mut String, s: &str) {
+    let mut buf = std::mem::take(out).into_bytes();
+    json_bytes(&mut buf, s);
+    *out = into_string(buf);
 }
 
 /// A JSON string literal.
-pub(crate) fn json_str(out: &mut String, s: &str) {
-    // RFC 8259: escape quotes, backslashes and control characters; all else is valid UTF-8 as is.
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+#[inline]
+fn json_bytes(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    escape_into(out, s);
+    out.push(b'"');
 }
 
-fn uuid(out: &mut String, id: Uuid) {
-    let _ = write!(out, "\"{id}\"");
+/// Which bytes RFC 8259 requires escaped inside a string: quote, backslash, controls. Every
+/// other byte (all of non-ASCII UTF-8 included) is copied as is.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The contents of a JSON string for `s` (no quotes): runs that need no escaping are copied
+/// whole. Escapes are ASCII, so cutting `s` at them keeps every run valid UTF-8.
+fn escape_into(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !NEEDS_ESCAPE[b as usize] {
+            continue;
+        }
+        out.extend_from_slice(&bytes[run..i]);
+        run = i + 1;
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            c => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 0xF) as usize]]),
+        }
+    }
+    out.extend_from_slice(&bytes[run..]);
+}
+
+/// `"00", "01", .. "99"`: decimal digits are written two at a time.
+const DIGITS2: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// `n` in decimal, as `{n}` would write it.
+pub(crate) fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    while n >= 100 {
+        let r = (n % 100) as usize;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGITS2[2 * r..2 * r + 2]);
+    }
+    if n >= 10 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGITS2[2 * n as usize..2 * n as usize + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// `n` in decimal, as `{n}` would write it.
+pub(crate) fn write_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, n.unsigned_abs());
+}
+
+/// The 36-character hyphenated lowercase form (`Uuid`'s `Display`).
+#[inline]
+fn uuid_text(id: Uuid) -> [u8; 36] {
+    let bytes = id.as_u128().to_be_bytes();
+    let mut out = [b'-'; 36];
+    let mut o = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            o += 1; // past the hyphen
+        }
+        out[o] = HEX[(b >> 4) as usize];
+        out[o + 1] = HEX[(b & 0xF) as usize];
+        o += 2;
+    }
+    out
+}
+
+/// A UUID as a JSON string.
+#[inline]
+fn uuid(out: &mut Vec<u8>, id: Uuid) {
+    out.push(b'"');
+    out.extend_from_slice(&uuid_text(id));
+    out.push(b'"');
+}
+
+/// The 16 lowercase hex digits of a span id (`SpanId`'s `Display`).
+#[inline]
+fn span_text(id: SpanId) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (i, b) in id.0.to_be_bytes().iter().enumerate() {
+        out[2 * i] = HEX[(b >> 4) as usize];
+        out[2 * i + 1] = HEX[(b & 0xF) as usize];
+    }
+    out
+}
+
+#[inline]
+fn push(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Counts what `serde_json` would write, to report the size of an omitted value without
+/// rendering it anywhere.
+#[cfg(feature = "enabled")]
+struct Count(usize);
+
+#[cfg(feature = "enabled")]
+impl std::io::Write for Count {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Writes one value; `omit` replaces it by a size note (used for oversized events).
 #[cfg(feature = "enabled")]
-fn value(out: &mut String, v: &crate::value::Value, omit: bool) {
+fn value(out: &mut Vec<u8>, v: &crate::value::Value, omit: bool) {
+    use crate::value::Value;
     if omit && !v.is_null() {
-        let len = serde_json::to_string(v).map(|s| s.len()).unwrap_or(0);
-        let _ = write!(out, "\"<value omitted: {len} bytes>\"");
+        let mut n = Count(0);
+        let len = serde_json::to_writer(&mut n, v).map(|_| n.0).unwrap_or(0);
+        push(out, "\"<value omitted: ");
+        write_u64(out, len as u64);
+        push(out, " bytes>\"");
         return;
     }
-    match serde_json::to_string(v) {
-        Ok(s) => out.push_str(&s),
-        Err(_) => out.push_str("\"<unserializable>\""),
+    match v {
+        // The common captured values, without going through serde.
+        Value::Null => push(out, "null"),
+        Value::Bool(true) => push(out, "true"),
+        Value::Bool(false) => push(out, "false"),
+        Value::Number(n) if n.is_u64() => write_u64(out, n.as_u64().unwrap_or(0)),
+        Value::Number(n) if n.is_i64() => write_i64(out, n.as_i64().unwrap_or(0)),
+        v => {
+            let start = out.len();
+            if serde_json::to_writer(&mut *out, v).is_err() {
+                // Drop whatever part was written, so the body stays valid JSON.
+                out.truncate(start);
+                push(out, "\"<unserializable>\"");
+            }
+        }
     }
 }
 
 #[cfg(not(feature = "enabled"))]
-fn value(out: &mut String, _: &crate::value::Value, _: bool) {
-    out.push_str("null");
+fn value(out: &mut Vec<u8>, _: &crate::value::Value, _: bool) {
+    push(out, "null");
 }
 
-fn headers(out: &mut String, h: &[(String, String)]) {
-    out.push('{');
+fn headers(out: &mut Vec<u8>, h: &[(String, String)]) {
+    out.push(b'{');
     for (i, (k, v)) in h.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        json_str(out, k);
-        out.push(':');
-        json_str(out, v);
+        json_bytes(out, k);
+        out.push(b':');
+        json_bytes(out, v);
     }
-    out.push('}');
+    out.push(b'}');
 }
 
-fn loc(out: &mut String, l: &crate::location::Location) {
-    json_str(out, &l.to_string());
+/// `"file:line"` (`Location`'s `Display`, as a JSON string).
+fn loc(out: &mut Vec<u8>, l: &crate::location::Location) {
+    out.push(b'"');
+    escape_into(out, l.file);
+    out.push(b':');
+    write_u64(out, l.line as u64);
+    out.push(b'"');
 }
 
 /// Writes `event` as the server's JSON. With `omit_values`, captured values are replaced by size
 /// notes so an event with an enormous value still fits in a request.
-pub(crate) fn write_event(out: &mut String, e: &Event, p: &Process, omit_values: bool) {
-    out.push_str("{\"id\":");
+pub(crate) fn write_event(out: &mut Vec<u8>, e: &Event, p: &Process, omit_values: bool) {
+    push(out, "{\"id\":");
     uuid(out, e.id);
-    out.push_str(",\"trace_id\":");
+    push(out, ",\"trace_id\":");
     uuid(out, e.trace_id);
-    out.push_str(",\"parent_id\":");
+    push(out, ",\"parent_id\":");
     match e.parent_id {
         Some(id) => uuid(out, id),
-        None => out.push_str("null"),
+        None => push(out, "null"),
     }
-    out.push_str(",\"timestamp\":\"");
+    push(out, ",\"timestamp\":\"");
     crate::time::write_rfc3339(out, e.timestamp_ns);
-    out.push_str("\",\"kind\":");
+    push(out, "\",\"kind\":");
     write_kind(out, e, p, omit_values);
-    out.push_str(",\"metadata\":{\"thread_id\":\"");
-    write_thread_id_with(out, p, e.task);
-    out.push_str("\",");
-    out.push_str(&p.fixed_metadata);
-    out.push_str(",\"duration_ns\":");
+    push(out, ",\"metadata\":{\"thread_id\":");
+    thread_id(out, p, e.task);
+    out.push(b',');
+    push(out, &p.fixed_metadata);
+    push(out, ",\"duration_ns\":");
     match e.duration_ns {
-        Some(d) => {
-            let _ = write!(out, "{d}");
-        }
-        None => out.push_str("null"),
+        Some(d) => write_u64(out, d),
+        None => push(out, "null"),
     }
-    out.push_str(&p.instance);
+    push(out, &p.instance);
     if let Some(span) = &e.span {
         if let Some(s) = span.span_id {
-            let _ = write!(out, ",\"distributed_span_id\":\"{s}\"");
+            push(out, ",\"distributed_span_id\":\"");
+            out.extend_from_slice(&span_text(s));
+            out.push(b'"');
         }
         if let Some(s) = span.upstream_span_id {
-            let _ = write!(out, ",\"upstream_span_id\":\"{s}\"");
+            push(out, ",\"upstream_span_id\":\"");
+            out.extend_from_slice(&span_text(s));
+            out.push(b'"');
         }
     }
-    out.push_str("},\"causality_vector\":[");
+    push(out, "},\"causality_vector\":[");
     for (i, (c, n)) in e.clock.components().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push('[');
+        out.push(b'[');
         match c {
-            Component::Task(t) => {
-                out.push('"');
-                write_thread_id_with(out, p, *t);
-                out.push('"');
-            }
-            Component::Remote(s) => json_str(out, s),
+            Component::Task(t) => thread_id(out, p, *t),
+            Component::Remote(s) => json_bytes(out, s),
         }
-        let _ = write!(out, ",{n}]");
+        out.push(b',');
+        write_u64(out, n);
+        out.push(b']');
     }
-    out.push_str("],\"lock_set\":[]}");
+    push(out, "],\"lock_set\":[]}");
 }
 
-fn write_kind(out: &mut String, e: &Event, p: &Process, omit: bool) {
+fn write_kind(out: &mut Vec<u8>, e: &Event, p: &Process, omit: bool) {
     match &e.kind {
         EventKind::FunctionCall { function_name, module, args, location } => {
-            out.push_str("{\"FunctionCall\":{\"function_name\":");
-            json_str(out, function_name.as_str());
-            out.push_str(",\"module\":");
-            json_str(out, module);
-            out.push_str(",\"args\":");
+            push(out, "{\"FunctionCall\":{\"function_name\":");
+            json_bytes(out, function_name.as_str());
+            push(out, ",\"module\":");
+            json_bytes(out, module);
+            push(out, ",\"args\":");
             value(out, args, omit);
-            out.push_str(",\"file\":");
-            json_str(out, location.file);
-            let _ = write!(out, ",\"line\":{}}}}}", location.line);
+            push(out, ",\"file\":");
+            json_bytes(out, location.file);
+            push(out, ",\"line\":");
+            write_u64(out, location.line as u64);
+            push(out, "}}");
         }
         EventKind::FunctionExit { function_name, module, location, return_value, panicked } => {
-            out.push_str("{\"Custom\":{\"name\":\"function_exit\",\"data\":{\"function\":");
-            json_str(out, function_name.as_str());
-            out.push_str(",\"module\":");
-            json_str(out, module);
-            out.push_str(",\"location\":");
+            push(out, "{\"Custom\":{\"name\":\"function_exit\",\"data\":{\"function\":");
+            json_bytes(out, function_name.as_str());
+            push(out, ",\"module\":");
+            json_bytes(out, module);
+            push(out, ",\"location\":");
             loc(out, location);
-            out.push_str(",\"return_value\":");
+            push(out, ",\"return_value\":");
             value(out, return_value, omit);
-            let _ = write!(out, ",\"panicked\":{panicked}}}}}}}");
+            push(out, if *panicked { ",\"panicked\":true}}}" } else { ",\"panicked\":false}}}" });
         }
         EventKind::AsyncSpawn { child, location: _ } => {
-            out.push_str("{\"AsyncSpawn\":{\"task_id\":");
+            push(out, "{\"AsyncSpawn\":{\"task_id\":");
             uuid(out, child.uuid());
-            out.push_str(",\"spawned_by\":\"");
-            write_thread_id_with(out, p, e.task);
-            out.push_str("\"}}");
+            push(out, ",\"spawned_by\":");
+            thread_id(out, p, e.task);
+            push(out, "}}");
         }
         EventKind::AsyncAwait { child, location } => {
-            out.push_str("{\"AsyncAwait\":{\"future_id\":");
+            push(out, "{\"AsyncAwait\":{\"future_id\":");
             uuid(out, child.uuid());
-            out.push_str(",\"awaited_at\":");
+            push(out, ",\"awaited_at\":");
             loc(out, location);
-            out.push_str("}}");
+            push(out, "}}");
         }
         EventKind::StateChange { variable, old_value, new_value, location, access_type } => {
-            out.push_str("{\"StateChange\":{\"variable\":");
-            json_str(out, variable.as_str());
-            out.push_str(",\"old_value\":");
+            push(out, "{\"StateChange\":{\"variable\":");
+            json_bytes(out, variable.as_str());
+            push(out, ",\"old_value\":");
             value(out, old_value, omit);
-            out.push_str(",\"new_value\":");
+            push(out, ",\"new_value\":");
             value(out, new_value, omit);
-            out.push_str(",\"location\":");
+            push(out, ",\"location\":");
             loc(out, location);
-            let _ = write!(out, ",\"access_type\":\"{}\"}}}}", access_type.as_str());
+            push(out, ",\"access_type\":\"");
+            push(out, access_type.as_str());
+            push(out, "\"}}");
         }
         EventKind::LockAcquire { lock_id, lock_type, location }
         | EventKind::LockRelease { lock_id, lock_type, location } => {
-            let tag = if matches!(e.kind, EventKind::LockAcquire { .. }) { "LockAcquire" } else { "LockRelease" };
-            let _ = write!(out, "{{\"{tag}\":{{\"lock_id\":");
-            json_str(out, lock_id.as_str());
-            let _ = write!(out, ",\"lock_type\":\"{}\",\"location\":", lock_type.as_str());
+            push(
+                out,
+                if matches!(e.kind, EventKind::LockAcquire { .. }) {
+                    "{\"LockAcquire\":{\"lock_id\":"
+                } else {
+                    "{\"LockRelease\":{\"lock_id\":"
+                },
+            );
+            json_bytes(out, lock_id.as_str());
+            push(out, ",\"lock_type\":\"");
+            push(out, lock_type.as_str());
+            push(out, "\",\"location\":");
             loc(out, location);
-            out.push_str("}}");
+            push(out, "}}");
         }
         EventKind::MemoryFence { ordering, location } => {
-            let _ = write!(out, "{{\"MemoryFence\":{{\"ordering\":\"{}\",\"location\":", ordering.as_str());
+            push(out, "{\"MemoryFence\":{\"ordering\":\"");
+            push(out, ordering.as_str());
+            push(out, "\",\"location\":");
             loc(out, location);
-            out.push_str("}}");
+            push(out, "}}");
         }
         EventKind::HttpRequest { method, url, headers: h, body } => {
-            out.push_str("{\"HttpRequest\":{\"method\":");
-            json_str(out, method.as_str());
-            out.push_str(",\"url\":");
-            json_str(out, url);
-            out.push_str(",\"headers\":");
+            push(out, "{\"HttpRequest\":{\"method\":");
+            json_bytes(out, method.as_str());
+            push(out, ",\"url\":");
+            json_bytes(out, url);
+            push(out, ",\"headers\":");
             headers(out, h);
-            out.push_str(",\"body\":");
+            push(out, ",\"body\":");
             value(out, body, omit);
-            out.push_str("}}");
+            push(out, "}}");
         }
         EventKind::HttpResponse { status, headers: h, body, duration_ms } => {
-            let _ = write!(out, "{{\"HttpResponse\":{{\"status\":{status},\"headers\":");
+            push(out, "{\"HttpResponse\":{\"status\":");
+            write_u64(out, *status as u64);
+            push(out, ",\"headers\":");
             headers(out, h);
-            out.push_str(",\"body\":");
+            push(out, ",\"body\":");
             value(out, body, omit);
-            let _ = write!(out, ",\"duration_ms\":{duration_ms}}}}}");
+            push(out, ",\"duration_ms\":");
+            write_u64(out, *duration_ms);
+            push(out, "}}");
         }
         EventKind::DatabaseQuery { query, database, duration_ms } => {
-            out.push_str("{\"DatabaseQuery\":{\"query\":");
-            json_str(out, query);
-            out.push_str(",\"database\":");
-            json_str(out, database.as_str());
-            let _ = write!(out, ",\"duration_ms\":{duration_ms}}}}}");
+            push(out, "{\"DatabaseQuery\":{\"query\":");
+            json_bytes(out, query);
+            push(out, ",\"database\":");
+            json_bytes(out, database.as_str());
+            push(out, ",\"duration_ms\":");
+            write_u64(out, *duration_ms);
+            push(out, "}}");
         }
         EventKind::DatabaseResult { rows_affected } => {
-            let _ = write!(out, "{{\"DatabaseResult\":{{\"rows_affected\":{rows_affected}}}}}");
+            push(out, "{\"DatabaseResult\":{\"rows_affected\":");
+            write_u64(out, *rows_affected);
+            push(out, "}}");
         }
         EventKind::Error { error_type, message, stack_trace } => {
-            out.push_str("{\"Error\":{\"error_type\":");
-            json_str(out, error_type.as_str());
-            out.push_str(",\"message\":");
-            json_str(out, message);
-            out.push_str(",\"stack_trace\":[");
+            push(out, "{\"Error\":{\"error_type\":");
+            json_bytes(out, error_type.as_str());
+            push(out, ",\"message\":");
+            json_bytes(out, message);
+            push(out, ",\"stack_trace\":[");
             for (i, f) in stack_trace.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                json_str(out, f);
+                json_bytes(out, f);
             }
-            out.push_str("]}}");
+            push(out, "]}}");
         }
         EventKind::Custom { name, data } => {
-            out.push_str("{\"Custom\":{\"name\":");
-            json_str(out, name.as_str());
-            out.push_str(",\"data\":");
+            push(out, "{\"Custom\":{\"name\":");
+            json_bytes(out, name.as_str());
+            push(out, ",\"data\":");
             value(out, data, omit);
-            out.push_str("}}");
+            push(out, "}}");
         }
     }
 }
@@ -329,34 +526,349 @@ pub fn wire_json(events: &[Event]) -> Vec<String> {
     events
         .iter()
         .map(|e| {
-            let mut s = String::new();
+            let mut s = Vec::with_capacity(512);
             write_event(&mut s, e, &p, false);
-            s
+            into_string(s)
         })
         .collect()
 }
 
-/// Renders `events` into one request body, as the HTTP sink does (benchmark hook).
+/// How a request body begins and ends (contract §2: `POST /events` takes `{"events":[..]}`).
+const BODY_HEAD: &[u8] = b"{\"events\":[";
+const BODY_TAIL: &[u8] = b"]}";
+
+/// One request body under construction: every event of a batch rendered straight into a single
+/// buffer, with each event's byte range kept so that a refused body can be cut into parts
+/// without serializing anything again.
+pub(crate) struct Body {
+    buf: Vec<u8>,
+    spans: Vec<Range<usize>>,
+}
+
+// Without the exporter only the benchmark hook builds bodies (whole, never split).
+#[cfg_attr(not(feature = "exporter"), allow(dead_code))]
+impl Body {
+    /// An empty body reusing `buf`'s allocation.
+    pub(crate) fn with_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        buf.extend_from_slice(BODY_HEAD);
+        Body { buf, spans: Vec::new() }
+    }
+
+    /// How many events it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Appends `e`; an event longer than `room` bytes is rendered again with its values omitted.
+    /// Returns the event's length, or `None` (and adds nothing) when it is too long even then.
+    pub(crate) fn push(&mut self, e: &Event, p: &Process, room: usize) -> Option<usize> {
+        let mark = self.buf.len();
+        if !self.spans.is_empty() {
+            self.buf.push(b',');
+        }
+        let start = self.buf.len();
+        write_event(&mut self.buf, e, p, false);
+        if self.buf.len() - start > room {
+            self.buf.truncate(start);
+            write_event(&mut self.buf, e, p, true);
+        }
+        if self.buf.len() - start > room {
+            self.buf.truncate(mark);
+            return None;
+        }
+        self.spans.push(start..self.buf.len());
+        Some(self.buf.len() - start)
+    }
+
+    /// Moves the last event out into a new body (the one that did not fit under the caps).
+    pub(crate) fn split_last(&mut self) -> Body {
+        // The next body will be about as large as this one.
+        let mut next = Body::with_buffer(Vec::with_capacity(self.buf.len() + BODY_TAIL.len()));
+        if let Some(last) = self.spans.pop() {
+            next.buf.extend_from_slice(&self.buf[last.clone()]);
+            next.spans.push(BODY_HEAD.len()..next.buf.len());
+            // Drop the event and the comma before it, if any.
+            self.buf.truncate(if self.spans.is_empty() { last.start } else { last.start - 1 });
+        }
+        next
+    }
+
+    /// The finished body and each event's byte range in it.
+    pub(crate) fn finish(mut self) -> (Vec<u8>, Vec<Range<usize>>) {
+        self.buf.extend_from_slice(BODY_TAIL);
+        (self.buf, self.spans)
+    }
+}
+
+/// A body holding the events at `spans` of the finished body `src` (to resend part of a batch).
+#[cfg_attr(not(feature = "exporter"), allow(dead_code))]
+pub(crate) fn body_of(src: &[u8], spans: &[Range<usize>]) -> Vec<u8> {
+    let len = spans.iter().map(|s| s.len() + 1).sum::<usize>() + BODY_HEAD.len() + BODY_TAIL.len();
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(BODY_HEAD);
+    for (i, s) in spans.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&src[s.clone()]);
+    }
+    out.extend_from_slice(BODY_TAIL);
+    out
+}
+
+/// Renders `events` into one request body in `out`, as the HTTP sink does with the default byte
+/// cap (benchmark hook). Returns how many events the body holds.
 pub(crate) fn render_body(events: &[Event], out: &mut Vec<u8>) -> usize {
     let p = process();
-    let rendered: Vec<String> = events
-        .iter()
-        .map(|e| {
-            let mut s = String::with_capacity(512);
-            write_event(&mut s, e, &p, false);
-            s
-        })
-        .collect();
-    let mut body = String::with_capacity(rendered.iter().map(|e| e.len() + 1).sum::<usize>() + 16);
-    body.push_str("{\"events\":[");
-    for (i, e) in rendered.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(e);
+    let room = crate::config::Config::default().max_batch_bytes.saturating_sub(32);
+    let mut body = Body::with_buffer(std::mem::take(out));
+    for e in events {
+        let _ = body.push(e, &p, room);
     }
-    body.push_str("]}");
-    out.clear();
-    out.extend_from_slice(body.clone().as_bytes());
-    rendered.len()
+    let (buf, spans) = body.finish();
+    *out = buf;
+    spans.len()
+}
+
+#[cfg(all(test, feature = "enabled"))]
+mod tests {
+    use super::*;
+
+    /// A small xorshift: reproducible pseudo-random inputs without a dependency.
+    fn rng(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
+    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut v = Vec::new();
+        f(&mut v);
+        String::from_utf8(v).unwrap()
+    }
+
+    /// The escaping this module used before it copied runs (char by char with `write!`), kept as
+    /// the reference.
+    fn reference_json_str(s: &str) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::from('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn uuid_hex_equals_display() {
+        let mut next = rng(7);
+        let mut ids = vec![0, u128::MAX, 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210, 1, 1 << 127];
+        for _ in 0..10_000 {
+            ids.push(((next() as u128) << 64) | next() as u128);
+        }
+        for v in ids {
+            let id = Uuid::from_u128(v);
+            assert_eq!(text(|o| uuid(o, id)), format!("\"{id}\""));
+        }
+        let id = Uuid::new_v4();
+        assert_eq!(text(|o| uuid(o, id)), format!("\"{id}\""));
+    }
+
+    #[test]
+    fn span_id_hex_equals_display() {
+        let mut next = rng(11);
+        for v in [1, u64::MAX, 0x00f0_67aa_0ba9_02b7].into_iter().chain((0..10_000).map(|_| next() | 1)) {
+            let id = SpanId(v);
+            assert_eq!(String::from_utf8(span_text(id).to_vec()).unwrap(), id.to_string());
+        }
+    }
+
+    #[test]
+    fn integers_equal_display_at_every_edge() {
+        let mut values = vec![0, 9, 10, 11, 99, 100, 101, u64::MAX, u64::MAX - 1, u32::MAX as u64];
+        let mut p = 1u64;
+        while let Some(q) = p.checked_mul(10) {
+            values.extend([p - 1, p, p + 1, q - 1]);
+            p = q;
+        }
+        values.extend([p - 1, p, p + 1]);
+        let mut next = rng(3);
+        values.extend((0..10_000).map(|_| next() >> (next() % 64)));
+        for v in values {
+            assert_eq!(text(|o| write_u64(o, v)), v.to_string());
+            let i = v as i64;
+            assert_eq!(text(|o| write_i64(o, i)), i.to_string());
+        }
+        for i in [i64::MIN, i64::MIN + 1, -1, -9, -10, -100, i64::MAX] {
+            assert_eq!(text(|o| write_i64(o, i)), i.to_string());
+        }
+    }
+
+    #[test]
+    fn escaped_strings_parse_back_to_the_input_and_equal_the_reference() {
+        let mut cases: Vec<String> = (0u8..0x20).map(|c| format!("a{}b", c as char)).collect();
+        cases.extend(
+            [
+                "",
+                "plain",
+                "\"",
+                "\\",
+                "\"quoted\" and \\back\\slashed\\",
+                "tab\there\nnew\rline",
+                "\u{7f} is not escaped",
+                "é, ü, 中文, 😀 and \u{2028}\u{2029}",
+                "\u{0}\u{1f}\u{1}",
+                "ends with a quote\"",
+            ]
+            .map(String::from),
+        );
+        let all_controls: String = (0u8..0x20).map(|c| c as char).collect();
+        cases.push(all_controls);
+        let mut next = rng(5);
+        let alphabet: Vec<char> = "ab\"\\\n\u{1}é😀 ".chars().collect();
+        for _ in 0..2_000 {
+            let len = (next() % 24) as usize;
+            cases.push((0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect());
+        }
+        for s in cases {
+            let json = text(|o| json_bytes(o, &s));
+            assert_eq!(serde_json::from_str::<String>(&json).unwrap(), s, "{json}");
+            assert_eq!(json, reference_json_str(&s));
+            let mut via_string = String::from("x");
+            json_str(&mut via_string, &s);
+            assert_eq!(via_string, format!("x{json}"));
+        }
+    }
+
+    #[test]
+    fn values_are_written_as_serde_json_writes_them() {
+        use serde_json::json;
+        for v in [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(0),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(-1),
+            json!(1.5),
+            json!(-0.0),
+            json!(1e300),
+            json!("s\"\n"),
+            json!([1, "a", {"k": [null]}]),
+        ] {
+            assert_eq!(text(|o| value(o, &v, false)), serde_json::to_string(&v).unwrap());
+        }
+    }
+
+    #[test]
+    fn omitted_values_become_a_note_of_their_serialized_size() {
+        let v = serde_json::json!({"big": "x".repeat(100)});
+        let len = serde_json::to_string(&v).unwrap().len();
+        assert_eq!(text(|o| value(o, &v, true)), format!("\"<value omitted: {len} bytes>\""));
+        assert_eq!(text(|o| value(o, &serde_json::Value::Null, true)), "null");
+    }
+
+    #[test]
+    fn thread_ids_use_the_escaped_process_prefix() {
+        let p = Process::new("svc \"q\"", "i", "dev", &Default::default());
+        let json = text(|o| thread_id(o, &p, TaskId(42)));
+        let pid = std::process::id();
+        assert_eq!(serde_json::from_str::<String>(&json).unwrap(), format!("svc \"q\"-{pid}-task-42"));
+    }
+
+    fn events(n: u64) -> Vec<Event> {
+        crate::testing::capture(|| {
+            for i in 0..n {
+                crate::track_write("counter", &i, &(i + 1));
+            }
+        })
+        .events
+    }
+
+    fn parsed(body: &[u8]) -> Vec<serde_json::Value> {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+        v["events"].as_array().unwrap().clone()
+    }
+
+    #[test]
+    fn a_body_holds_each_event_as_wire_json_renders_it() {
+        let evs = events(5);
+        let p = process();
+        let mut body = Body::with_buffer(Vec::new());
+        for e in &evs {
+            body.push(e, &p, usize::MAX).unwrap();
+        }
+        let (buf, spans) = body.finish();
+        let singles = wire_json(&evs);
+        assert_eq!(spans.len(), 5);
+        for (s, single) in spans.iter().zip(&singles) {
+            assert_eq!(&buf[s.clone()], single.as_bytes());
+        }
+        assert_eq!(parsed(&buf).len(), 5);
+        // Halves rebuilt from the ranges are whole bodies of their events.
+        let (a, b) = spans.split_at(2);
+        let first: Vec<serde_json::Value> = singles[..2].iter().map(|s| serde_json::from_str(s).unwrap()).collect();
+        let second: Vec<serde_json::Value> = singles[2..].iter().map(|s| serde_json::from_str(s).unwrap()).collect();
+        assert_eq!(parsed(&body_of(&buf, a)), first);
+        assert_eq!(parsed(&body_of(&buf, b)), second);
+    }
+
+    #[test]
+    fn split_last_moves_the_last_event_into_a_new_body() {
+        let evs = events(3);
+        let p = process();
+        let mut body = Body::with_buffer(Vec::new());
+        for e in &evs {
+            body.push(e, &p, usize::MAX).unwrap();
+        }
+        let next = body.split_last();
+        let singles = wire_json(&evs);
+        let (a, _) = body.finish();
+        let (b, b_spans) = next.finish();
+        assert_eq!(parsed(&a).len(), 2);
+        assert_eq!(parsed(&b), vec![serde_json::from_str::<serde_json::Value>(&singles[2]).unwrap()]);
+        assert_eq!(&b[b_spans[0].clone()], singles[2].as_bytes());
+        // A single event split off leaves an empty, still valid body.
+        let mut one = Body::with_buffer(Vec::new());
+        one.push(&evs[0], &p, usize::MAX).unwrap();
+        let moved = one.split_last();
+        assert!(one.is_empty() && moved.len() == 1);
+        assert_eq!(parsed(&one.finish().0).len(), 0);
+    }
+
+    #[test]
+    fn oversized_events_are_rendered_without_values_or_refused() {
+        let evs = crate::testing::capture(|| crate::track_write("big", &"x".repeat(5000), &1)).events;
+        let p = process();
+        let mut body = Body::with_buffer(Vec::new());
+        let len = body.push(&evs[0], &p, 2000).expect("fits once the values are omitted");
+        assert!(len <= 2000);
+        let (buf, _) = body.finish();
+        let ev = &parsed(&buf)[0];
+        let old = ev["kind"]["StateChange"]["old_value"].as_str().unwrap();
+        assert!(old.starts_with("<value omitted: "), "{old}");
+        let mut body = Body::with_buffer(Vec::new());
+        assert_eq!(body.push(&evs[0], &p, 100), None);
+        assert!(body.is_empty());
+        assert_eq!(body.finish().0, b"{\"events\":[]}");
+    }
 }

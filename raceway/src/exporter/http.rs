@@ -17,6 +17,8 @@ use crate::dispatch::Dispatch;
 use crate::error::Error;
 use crate::event::Event;
 use crate::wire::{self, Process};
+use bytes::Bytes;
+use std::ops::Range;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +37,9 @@ pub(crate) struct HttpSink {
     timeout: Duration,
     debug: bool,
     warned_auth: bool,
+    /// The largest body sent so far: the next body's buffer starts that large, so rendering a
+    /// batch does not grow it step by step.
+    body_capacity: usize,
 }
 
 enum Outcome {
@@ -85,6 +90,7 @@ impl HttpSink {
             timeout: config.request_timeout,
             debug: config.debug,
             warned_auth: false,
+            body_capacity: 64 * 1024,
         })
     }
 
@@ -94,37 +100,15 @@ impl HttpSink {
         }
     }
 
-    /// Serializes one event, shrinking it if its values alone would overflow a request.
-    fn render(&self, e: &Event) -> Option<String> {
-        let mut s = String::with_capacity(512);
-        wire::write_event(&mut s, e, &self.process, false);
-        let room = self.max_bytes.saturating_sub(32);
-        if s.len() > room {
-            s.clear();
-            wire::write_event(&mut s, e, &self.process, true);
-        }
-        if s.len() > room {
-            self.dispatch.counters.rejected.fetch_add(1, Relaxed);
-            return None;
-        }
-        Some(s)
-    }
-
-    /// Sends `events` (already rendered), splitting on 413/422, retrying what was certainly not taken.
-    fn send(&mut self, events: &[String]) {
-        if events.is_empty() {
+    /// Sends one finished body of `spans.len()` events (byte ranges into `src`, the batch's
+    /// first body), splitting on 413/422 and retrying what was certainly not taken. Every attempt
+    /// sends the same `Bytes` (a reference count, not a copy); parts are assembled from `src`
+    /// only when the server refuses a body as too large, which is rare.
+    fn send(&mut self, src: &Bytes, spans: &[Range<usize>], body: Bytes) {
+        if spans.is_empty() {
             return;
         }
-        let mut body = String::with_capacity(events.iter().map(|e| e.len() + 1).sum::<usize>() + 16);
-        body.push_str("{\"events\":[");
-        for (i, e) in events.iter().enumerate() {
-            if i > 0 {
-                body.push(',');
-            }
-            body.push_str(e);
-        }
-        body.push_str("]}");
-        let n = events.len() as u64;
+        let n = spans.len() as u64;
         let mut backoff = Duration::from_millis(100);
         loop {
             match self.post(body.clone()) {
@@ -132,11 +116,11 @@ impl HttpSink {
                     self.dispatch.counters.delivered.fetch_add(n, Relaxed);
                     return;
                 }
-                Outcome::Split(status) if events.len() > 1 => {
+                Outcome::Split(status) if spans.len() > 1 => {
                     self.log(format_args!("server answered {status} to {n} events: resending in halves"));
-                    let (a, b) = events.split_at(events.len() / 2);
-                    self.send(a);
-                    self.send(b);
+                    let (a, b) = spans.split_at(spans.len() / 2);
+                    self.send(src, a, Bytes::from(wire::body_of(src, a)));
+                    self.send(src, b, Bytes::from(wire::body_of(src, b)));
                     return;
                 }
                 Outcome::Split(status) | Outcome::Rejected(status) => {
@@ -173,7 +157,18 @@ impl HttpSink {
         }
     }
 
-    fn post(&mut self, body: String) -> Outcome {
+    /// Finishes `body` and sends it.
+    fn send_body(&mut self, body: wire::Body) {
+        if body.is_empty() {
+            return;
+        }
+        let (buf, spans) = body.finish();
+        self.body_capacity = self.body_capacity.max(buf.len());
+        let src = Bytes::from(buf);
+        self.send(&src, &spans, src.clone());
+    }
+
+    fn post(&mut self, body: Bytes) -> Outcome {
         let timeout = match self.dispatch.shutdown_deadline() {
             Some(d) => d.saturating_duration_since(Instant::now()).clamp(Duration::from_millis(50), self.timeout),
             None => self.timeout,
@@ -243,19 +238,27 @@ fn server_dropped(body: &str) -> u64 {
 
 impl Sink for HttpSink {
     fn deliver(&mut self, events: &[Event]) {
-        let mut batch: Vec<String> = Vec::with_capacity(self.batch_size.min(events.len()));
+        // Room for one event: what a request may carry, less the body's own brackets.
+        let room = self.max_bytes.saturating_sub(32);
+        let mut body = wire::Body::with_buffer(Vec::with_capacity(self.body_capacity));
+        // The request size as accounted since the sink first capped it: 16 plus each event and a
+        // separator (an upper bound of the body's real length).
         let mut bytes = 16;
         for e in events {
-            let Some(s) = self.render(e) else { continue };
-            if !batch.is_empty() && (batch.len() >= self.batch_size || bytes + s.len() + 1 > self.max_bytes) {
-                self.send(&batch);
-                batch.clear();
+            let Some(len) = body.push(e, &self.process, room) else {
+                self.dispatch.counters.rejected.fetch_add(1, Relaxed);
+                continue;
+            };
+            // The event just rendered would break a cap: the body before it goes out, and it
+            // starts the next one.
+            if body.len() > 1 && (body.len() > self.batch_size || bytes + len + 1 > self.max_bytes) {
+                let next = body.split_last();
+                self.send_body(std::mem::replace(&mut body, next));
                 bytes = 16;
             }
-            bytes += s.len() + 1;
-            batch.push(s);
+            bytes += len + 1;
         }
-        self.send(&batch);
+        self.send_body(body);
     }
 }
 
