@@ -208,19 +208,26 @@ pub(crate) fn write_i64(out: &mut Vec<u8>, n: i64) {
     write_u64(out, n.unsigned_abs());
 }
 
+/// The two lowercase hex digits of every byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 0xF]];
+        i += 1;
+    }
+    t
+};
+
 /// The 36-character hyphenated lowercase form (`Uuid`'s `Display`).
 #[inline]
 fn uuid_text(id: Uuid) -> [u8; 36] {
+    // Where each byte's two digits go: 8-4-4-4-12, hyphens in between.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
     let bytes = id.as_u128().to_be_bytes();
     let mut out = [b'-'; 36];
-    let mut o = 0;
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            o += 1; // past the hyphen
-        }
-        out[o] = HEX[(b >> 4) as usize];
-        out[o + 1] = HEX[(b & 0xF) as usize];
-        o += 2;
+    for (b, at) in bytes.iter().zip(AT) {
+        out[at..at + 2].copy_from_slice(&HEX_PAIRS[*b as usize]);
     }
     out
 }
@@ -237,9 +244,8 @@ fn uuid(out: &mut Vec<u8>, id: Uuid) {
 #[inline]
 fn span_text(id: SpanId) -> [u8; 16] {
     let mut out = [0u8; 16];
-    for (i, b) in id.0.to_be_bytes().iter().enumerate() {
-        out[2 * i] = HEX[(b >> 4) as usize];
-        out[2 * i + 1] = HEX[(b & 0xF) as usize];
+    for (pair, b) in out.chunks_exact_mut(2).zip(id.0.to_be_bytes()) {
+        pair.copy_from_slice(&HEX_PAIRS[b as usize]);
     }
     out
 }
