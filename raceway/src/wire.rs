@@ -208,27 +208,32 @@ pub(crate) fn write_i64(out: &mut Vec<u8>, n: i64) {
     write_u64(out, n.unsigned_abs());
 }
 
-/// The two lowercase hex digits of every byte.
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    let mut t = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = [HEX[i >> 4], HEX[i & 0xF]];
-        i += 1;
-    }
-    t
-};
+/// The 8 lowercase hex digits of `x`, most significant first, computed in one register: each
+/// nibble is spread into its own byte, then turned into `'0'..'9'` or `'a'..'f'` without a branch
+/// or a table (the exporter writes three UUIDs per event).
+#[inline]
+fn hex8(x: u32) -> [u8; 8] {
+    let mut v = x as u64;
+    v = ((v & 0xFFFF_0000) << 16) | (v & 0xFFFF);
+    v = ((v & 0x0000_FF00_0000_FF00) << 8) | (v & 0x0000_00FF_0000_00FF);
+    v = ((v & 0x00F0_00F0_00F0_00F0) << 4) | (v & 0x000F_000F_000F_000F);
+    // 1 in each byte whose nibble is 10 or more: those skip from after '9' to 'a'.
+    let letters = ((v + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    (v + 0x3030_3030_3030_3030 + letters * (b'a' - b'9' - 1) as u64).to_be_bytes()
+}
 
-/// The 36-character hyphenated lowercase form (`Uuid`'s `Display`).
+/// The 36-character hyphenated lowercase form (`Uuid`'s `Display`): 8-4-4-4-12 digits.
 #[inline]
 fn uuid_text(id: Uuid) -> [u8; 36] {
-    // Where each byte's two digits go: 8-4-4-4-12, hyphens in between.
-    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-    let bytes = id.as_u128().to_be_bytes();
+    let v = id.as_u128();
+    let (a, b, c, d) = (hex8((v >> 96) as u32), hex8((v >> 64) as u32), hex8((v >> 32) as u32), hex8(v as u32));
     let mut out = [b'-'; 36];
-    for (b, at) in bytes.iter().zip(AT) {
-        out[at..at + 2].copy_from_slice(&HEX_PAIRS[*b as usize]);
-    }
+    out[0..8].copy_from_slice(&a);
+    out[9..13].copy_from_slice(&b[..4]);
+    out[14..18].copy_from_slice(&b[4..]);
+    out[19..23].copy_from_slice(&c[..4]);
+    out[24..28].copy_from_slice(&c[4..]);
+    out[28..36].copy_from_slice(&d);
     out
 }
 
@@ -244,9 +249,8 @@ fn uuid(out: &mut Vec<u8>, id: Uuid) {
 #[inline]
 fn span_text(id: SpanId) -> [u8; 16] {
     let mut out = [0u8; 16];
-    for (pair, b) in out.chunks_exact_mut(2).zip(id.0.to_be_bytes()) {
-        pair.copy_from_slice(&HEX_PAIRS[b as usize]);
-    }
+    out[..8].copy_from_slice(&hex8((id.0 >> 32) as u32));
+    out[8..].copy_from_slice(&hex8(id.0 as u32));
     out
 }
 
