@@ -10,6 +10,10 @@
 //! | 413, 422 (nothing stored) | split in halves and resent; a single event still refused is dropped and counted |
 //! | 401, 403, other 4xx, 500 | dropped and counted (`rejected`) |
 //! | timeout or connection lost after sending | dropped and counted (`undeliverable`): it may have been stored |
+//!
+//! A batch's events are serialized straight into one request body (see `wire::Body`), which every
+//! attempt sends as the same shared `Bytes`; a body is cut into halves, from the byte ranges of
+//! its events, only when the server answers 413 or 422.
 
 use super::Sink;
 use crate::config::Config;
