@@ -7,9 +7,9 @@
 //! context gets its own task and a new trace, kept for the thread's life.
 
 use crate::clock::{Clock, Component};
-use crate::dispatch::{self, Dispatch};
 use crate::event::Span;
 use crate::id::{TaskId, Uuid};
+use crate::staging::Outbox;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -63,12 +63,10 @@ impl TaskState {
     }
 }
 
-/// Per-thread slot: the running task and a cached handle on the dispatch.
+/// Per-thread slot: the running task and this thread's outbox to the dispatch.
 pub(crate) struct Local {
     pub task: Option<TaskState>,
-    pub dispatch: Option<(u64, Arc<Dispatch>)>,
-    /// Events this thread queued (wrapping): decides when to check whether to wake the exporter.
-    pub pushes: u32,
+    pub out: Option<Outbox>,
 }
 
 impl Local {
@@ -78,20 +76,18 @@ impl Local {
         self.task.get_or_insert_with(TaskState::root)
     }
 
-    /// The installed dispatch, refreshed when `init`/`shutdown` changed it.
+    /// Hands this thread's staged events to the exporter: called wherever an event id or a task
+    /// state may leave the thread, so that parents reach the server before children.
     #[inline]
-    pub(crate) fn dispatch(&mut self) -> Option<&Arc<Dispatch>> {
-        let gen = dispatch::generation();
-        match &self.dispatch {
-            Some((g, _)) if *g == gen => {}
-            _ => self.dispatch = dispatch::current().map(|d| (gen, d)),
+    pub(crate) fn publish(&mut self) {
+        if let Some(out) = &mut self.out {
+            out.publish();
         }
-        self.dispatch.as_ref().map(|(_, d)| d)
     }
 }
 
 thread_local! {
-    static LOCAL: RefCell<Local> = const { RefCell::new(Local { task: None, dispatch: None, pushes: 0 }) };
+    static LOCAL: RefCell<Local> = const { RefCell::new(Local { task: None, out: None }) };
 }
 
 /// Runs `f` on this thread's slot. Returns `None` (and does nothing) when the slot is in use
@@ -111,7 +107,11 @@ fn current_capture() -> Option<Arc<Capture>> {
 /// Installs `state` as the running task, returning what was running before.
 fn swap_task(state: Option<TaskState>) -> Result<Option<TaskState>, Option<TaskState>> {
     let mut state = Some(state);
-    let prev = with_local(|l| std::mem::replace(&mut l.task, state.take().flatten()));
+    let prev = with_local(|l| {
+        // The outgoing state may continue on another thread.
+        l.publish();
+        std::mem::replace(&mut l.task, state.take().flatten())
+    });
     match prev {
         Some(prev) => Ok(prev),
         None => Err(state.flatten()),
@@ -173,7 +173,12 @@ impl Context {
 
     /// The running task's position (Go: `GetRacewayContext`); `None` outside any trace.
     pub fn current() -> Option<Self> {
-        with_local(|l| l.task.as_ref().map(TaskState::snapshot)).flatten()
+        with_local(|l| {
+            // The context may be entered on another thread: its parent must be queued first.
+            l.publish();
+            l.task.as_ref().map(TaskState::snapshot)
+        })
+        .flatten()
     }
 
     /// The running task's position, or a new trace when there is none.

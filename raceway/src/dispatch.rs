@@ -1,11 +1,13 @@
 //! Where recorded events go: the process-wide switch and the bounded queue to the exporter.
 //!
-//! The hot path is: one relaxed load of [`LISTENERS`], one thread-local access, one lock-free push.
-//! No global lock is taken: each thread caches an `Arc` of the current [`Dispatch`] and revalidates
-//! it with a relaxed load of [`GENERATION`], which changes only at `init` and `shutdown`.
+//! The hot path is: one relaxed load of [`LISTENERS`], one thread-local access, one append to the
+//! thread's own staging buffer ([`crate::staging`]). No global lock is taken: each thread caches an
+//! `Arc` of the current [`Dispatch`] and revalidates it with a relaxed load of [`GENERATION`], which
+//! changes only at `init` and `shutdown`.
 
 use crate::event::Event;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use crate::staging::Staging;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Number of reasons to record: an installed client plus active test captures. Zero means every
@@ -116,9 +118,26 @@ impl Counters {
 }
 
 /// The link between recording threads and the exporter worker.
+///
+/// Recording threads stage events in their own buffers ([`crate::staging`]) and queue them here
+/// in chunks; `held` bounds everything recorded and not yet taken by the exporter.
 pub(crate) struct Dispatch {
+    /// Chunks of events in hand-over order.
     #[cfg(feature = "enabled")]
-    queue: crossbeam_queue::ArrayQueue<Event>,
+    chunks: crossbeam_queue::SegQueue<Vec<Event>>,
+    /// Emptied chunk buffers, reused so that staging does not allocate per chunk.
+    #[cfg(feature = "enabled")]
+    spares: crossbeam_queue::ArrayQueue<Vec<Event>>,
+    /// Events in `chunks`.
+    queued: AtomicUsize,
+    /// Events staged or queued (plus budget threads reserved but have not spent): at most `capacity`.
+    held: AtomicUsize,
+    capacity: usize,
+    /// Budget a thread reserves at a time: large enough to keep threads off the shared counter,
+    /// small enough that a few idle threads cannot hoard a small queue.
+    credit_step: usize,
+    /// Every live thread's staging buffer, for collecting events of threads that went quiet.
+    stagings: Mutex<Vec<Arc<Staging>>>,
     pub counters: Counters,
     /// Queue length at which recorders wake the worker instead of letting it sleep out the interval.
     wake_at: usize,
@@ -131,13 +150,23 @@ pub(crate) struct Dispatch {
     shutdown_deadline: Mutex<Option<std::time::Instant>>,
 }
 
+/// Spare chunk buffers kept for reuse.
+#[cfg(feature = "enabled")]
+const SPARES: usize = 64;
+
 impl Dispatch {
     pub(crate) fn new(capacity: usize, wake_at: usize) -> Self {
-        #[cfg(not(feature = "enabled"))]
-        let _ = capacity;
+        let capacity = capacity.max(1);
         Dispatch {
             #[cfg(feature = "enabled")]
-            queue: crossbeam_queue::ArrayQueue::new(capacity.max(1)),
+            chunks: crossbeam_queue::SegQueue::new(),
+            #[cfg(feature = "enabled")]
+            spares: crossbeam_queue::ArrayQueue::new(SPARES),
+            queued: AtomicUsize::new(0),
+            held: AtomicUsize::new(0),
+            capacity,
+            credit_step: (capacity / 64).clamp(1, crate::staging::CHUNK),
+            stagings: Mutex::new(Vec::new()),
             counters: Counters::default(),
             wake_at: wake_at.max(1),
             wake_pending: AtomicBool::new(false),
@@ -153,41 +182,90 @@ impl Dispatch {
         let _ = self.worker.set(t);
     }
 
-    /// Queues `event`; on a full queue drops it, counts it, and returns false. With `check_wake`,
-    /// wakes the worker if a batch is ready (callers ask every few pushes: reading the queue's
-    /// length touches both of its contended ends).
-    #[inline(always)]
-    pub(crate) fn push(&self, event: Event, check_wake: bool) -> bool {
-        #[cfg(feature = "enabled")]
-        {
-            if self.queue.push(event).is_err() {
-                self.counters.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
-                return false;
-            }
-            if check_wake
-                && !self.wake_pending.load(Ordering::Relaxed)
-                && self.queue.len() >= self.wake_at
-                && !self.wake_pending.swap(true, Ordering::AcqRel)
-            {
-                self.wake();
-            }
-            true
+    /// Registers a thread's staging buffer (once per thread and dispatch).
+    pub(crate) fn register(&self, staging: Arc<Staging>) {
+        self.stagings.lock().unwrap_or_else(|e| e.into_inner()).push(staging);
+    }
+
+    /// Reserves budget for a few events; 0 when the queue is full.
+    #[inline]
+    pub(crate) fn reserve(&self) -> usize {
+        if self.held.load(Ordering::Relaxed) >= self.capacity {
+            return 0;
         }
+        let want = self.credit_step;
+        let before = self.held.fetch_add(want, Ordering::Relaxed);
+        // `before` counts every earlier reservation, refunded or not, so grants never add up to
+        // more than the capacity.
+        let grant = want.min(self.capacity.saturating_sub(before));
+        if grant < want {
+            self.held.fetch_sub(want - grant, Ordering::Relaxed);
+        }
+        grant
+    }
+
+    /// Returns unspent budget.
+    #[inline]
+    pub(crate) fn release(&self, n: usize) {
+        self.held.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    #[cold]
+    pub(crate) fn count_dropped(&self) {
+        self.counters.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An empty buffer for the next chunk.
+    pub(crate) fn spare_chunk(&self) -> Vec<Event> {
+        #[cfg(feature = "enabled")]
+        if let Some(v) = self.spares.pop() {
+            return v;
+        }
+        Vec::with_capacity(crate::staging::CHUNK)
+    }
+
+    /// Queues a chunk of events, waking the worker when a batch is ready.
+    pub(crate) fn enqueue(&self, chunk: Vec<Event>) {
+        let n = chunk.len();
+        #[cfg(feature = "enabled")]
+        self.chunks.push(chunk);
         #[cfg(not(feature = "enabled"))]
+        drop(chunk);
+        let queued = self.queued.fetch_add(n, Ordering::AcqRel) + n;
+        if queued >= self.wake_at
+            && !self.wake_pending.load(Ordering::Relaxed)
+            && !self.wake_pending.swap(true, Ordering::AcqRel)
         {
-            let _ = (event, check_wake);
-            false
+            self.wake();
         }
     }
 
-    /// Takes up to `max` queued events, oldest first.
+    /// Queues what every thread has staged (threads that went quiet keep events staged), and
+    /// forgets the buffers of threads that ended.
+    pub(crate) fn collect_staged(&self) {
+        let mut stagings = self.stagings.lock().unwrap_or_else(|e| e.into_inner());
+        stagings.retain(|s| {
+            s.hand_over(self);
+            Arc::strong_count(s) > 1
+        });
+    }
+
+    /// Takes queued events, oldest first, whole chunks at a time until at least `max` (or none
+    /// are left).
     pub(crate) fn pop_into(&self, out: &mut Vec<Event>, max: usize) -> usize {
         self.wake_pending.store(false, Ordering::Release);
         #[cfg(feature = "enabled")]
         {
             let before = out.len();
-            out.extend(std::iter::from_fn(|| self.queue.pop()).take(max));
-            out.len() - before
+            while out.len() - before < max {
+                let Some(mut chunk) = self.chunks.pop() else { break };
+                out.append(&mut chunk);
+                let _ = self.spares.push(chunk);
+            }
+            let n = out.len() - before;
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            self.held.fetch_sub(n, Ordering::Relaxed);
+            n
         }
         #[cfg(not(feature = "enabled"))]
         {
@@ -196,12 +274,9 @@ impl Dispatch {
         }
     }
 
-    /// Events currently queued.
+    /// Events queued for the exporter (not counting those still staged by recording threads).
     pub(crate) fn len(&self) -> usize {
-        #[cfg(feature = "enabled")]
-        return self.queue.len();
-        #[cfg(not(feature = "enabled"))]
-        0
+        self.queued.load(Ordering::Acquire)
     }
 
     pub(crate) fn wake(&self) {

@@ -822,8 +822,9 @@ mod tests {
         let n = (1..MAX_CLOCK_COMPONENTS).take_while(|&n| encode(n).len() <= MAX_HEADER_BYTES).last().unwrap();
         let header = encode(n);
         assert_eq!(Incoming::parse([("traceparent", TP), ("raceway-clock", &header)]).clock.len(), n);
-        let ctx = Context::from_headers([("traceparent", TP.to_string()), ("raceway-clock", header)]);
         let got = crate::testing::capture(|| {
+            // Made inside the capture, so the event below is recorded (and counted by the clock).
+            let ctx = Context::from_headers([("traceparent", TP.to_string()), ("raceway-clock", header)]);
             ctx.in_scope(|| {
                 crate::track_write("y", &0, &1);
                 let task = Context::current_task().unwrap();

@@ -6,7 +6,8 @@ use crate::context::{with_local, Local, TaskState};
 use crate::dispatch;
 use crate::event::{Event, EventKind};
 use crate::id::Uuid;
-use crate::time::now_nanos;
+use crate::staging::Outbox;
+use crate::timestamp::now_nanos;
 
 /// How the new event attaches to the running task's chain.
 pub(crate) enum Link {
@@ -34,7 +35,7 @@ pub(crate) fn record_linked(kind: EventKind, duration_ns: Option<u64>, link: Lin
 // Inlined into `record` so the event is built in place rather than copied through each call.
 #[inline(always)]
 fn record_in(local: &mut Local, kind: EventKind, duration_ns: Option<u64>, link: Link) -> Option<Uuid> {
-    let task = local.task();
+    let task = local.task.get_or_insert_with(TaskState::root);
     if let Link::Join { child_last, child_clock } = link {
         if let Some(c) = child_clock {
             task.clock.merge(&c);
@@ -43,26 +44,25 @@ fn record_in(local: &mut Local, kind: EventKind, duration_ns: Option<u64>, link:
             task.last = child_last;
         }
     }
-    let event = stamp(task, kind, duration_ns);
-    let id = event.id;
-    if let Some(capture) = &task.trace.capture {
-        capture.events.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+    if task.trace.capture.is_some() {
+        let event = stamp(task, kind, duration_ns);
+        let id = event.id;
+        if let Some(capture) = &task.trace.capture {
+            capture.events.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+        }
         task.last = Some(id);
         return Some(id);
     }
-    local.pushes = local.pushes.wrapping_add(1);
-    let check_wake = local.pushes % 16 == 0;
-    let queued = match local.dispatch() {
-        Some(d) => d.push(event, check_wake),
-        None => false,
-    };
-    if queued {
-        // Only a queued event may become a parent: a dropped one would orphan its children.
-        local.task().last = Some(id);
-        Some(id)
-    } else {
-        None
+    let out = Outbox::current(&mut local.out)?;
+    // Budget first: a dropped event must not advance the clock or become a parent.
+    if !out.take_credit() {
+        return None;
     }
+    let event = stamp(task, kind, duration_ns);
+    let id = event.id;
+    out.stage(event);
+    task.last = Some(id);
+    Some(id)
 }
 
 #[inline(always)]

@@ -72,9 +72,15 @@ impl Worker {
         let mut last_flush = Instant::now();
         let mut dropped_seen = 0;
         loop {
+            crate::timestamp::calibrate();
             let stopping = self.dispatch.stopping.load(std::sync::atomic::Ordering::Acquire);
             let flush_gen = self.dispatch.flush_requested();
             let due = stopping || last_flush.elapsed() >= self.flush_interval || flush_gen > self.flushed_gen();
+            if due {
+                // Threads that went quiet still hold staged events: queue them behind everything
+                // handed over so far.
+                self.dispatch.collect_staged();
+            }
             let queued = self.dispatch.len();
             // Full batches go out as soon as they exist; a partial batch waits for the interval,
             // a flush, or shutdown.
@@ -85,7 +91,7 @@ impl Worker {
                 if n == 0 {
                     break;
                 }
-                take -= n;
+                take = take.saturating_sub(n);
                 for sink in &mut self.sinks {
                     sink.deliver(&buf);
                 }
@@ -102,6 +108,7 @@ impl Worker {
                 }
             }
             if stopping {
+                self.dispatch.collect_staged();
                 if self.dispatch.len() == 0 || self.past_deadline() {
                     let left = self.dispatch.len() as u64;
                     self.dispatch.counters.undeliverable.fetch_add(left, std::sync::atomic::Ordering::Relaxed);
