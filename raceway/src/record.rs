@@ -17,24 +17,51 @@ pub(crate) enum Link {
     Join { child_last: Option<Uuid>, child_clock: Option<Clock> },
 }
 
+/// The duration an event carries (`Event::duration_ns`).
+#[derive(Clone, Copy)]
+pub(crate) enum Elapsed {
+    /// Known up front (or none).
+    Given(Option<u64>),
+    /// From this timestamp to the event's own, so ending something costs no extra clock read.
+    Since(u64),
+}
+
+impl From<Option<u64>> for Elapsed {
+    fn from(d: Option<u64>) -> Self {
+        Elapsed::Given(d)
+    }
+}
+
 /// Records `kind` on the running task (creating a new trace if there is none).
 /// Returns the new event's id when it was queued.
 #[inline]
-pub(crate) fn record(kind: EventKind, duration_ns: Option<u64>) -> Option<Uuid> {
+pub(crate) fn record(kind: EventKind, duration_ns: impl Into<Elapsed>) -> Option<Uuid> {
     if !dispatch::enabled() {
         return None;
     }
-    record_linked(kind, duration_ns, Link::Chain)
+    record_linked(kind, duration_ns.into(), Link::Chain)
+}
+
+/// Records `kind` and returns its timestamp (a fresh clock reading when nothing was recorded), so
+/// a later event can carry the time since.
+#[inline]
+pub(crate) fn record_timed(kind: EventKind) -> u64 {
+    if dispatch::enabled() {
+        if let Some(Some((_, ts))) = with_local(|local| record_in(local, kind, Elapsed::Given(None), Link::Chain)) {
+            return ts;
+        }
+    }
+    now_nanos()
 }
 
 #[inline]
-pub(crate) fn record_linked(kind: EventKind, duration_ns: Option<u64>, link: Link) -> Option<Uuid> {
-    with_local(|local| record_in(local, kind, duration_ns, link)).flatten()
+pub(crate) fn record_linked(kind: EventKind, duration: Elapsed, link: Link) -> Option<Uuid> {
+    with_local(|local| record_in(local, kind, duration, link)).flatten().map(|(id, _)| id)
 }
 
 // Inlined into `record` so the event is built in place rather than copied through each call.
 #[inline(always)]
-fn record_in(local: &mut Local, kind: EventKind, duration_ns: Option<u64>, link: Link) -> Option<Uuid> {
+fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
     let task = local.task.get_or_insert_with(TaskState::root);
     if let Link::Join { child_last, child_clock } = link {
         if let Some(c) = child_clock {
@@ -45,34 +72,37 @@ fn record_in(local: &mut Local, kind: EventKind, duration_ns: Option<u64>, link:
         }
     }
     if task.trace.capture.is_some() {
-        let event = stamp(task, kind, duration_ns);
-        let id = event.id;
+        let event = stamp(task, kind, duration);
+        let (id, ts) = (event.id, event.timestamp_ns);
         if let Some(capture) = &task.trace.capture {
             capture.events.lock().unwrap_or_else(|e| e.into_inner()).push(event);
         }
         task.last = Some(id);
-        return Some(id);
+        return Some((id, ts));
     }
     let out = Outbox::current(&mut local.out)?;
     // Budget first: a dropped event must not advance the clock or become a parent.
     if !out.take_credit() {
         return None;
     }
-    let event = stamp(task, kind, duration_ns);
-    let id = event.id;
-    out.stage(event);
+    let (id, ts) = out.stage(|| stamp(task, kind, duration));
     task.last = Some(id);
-    Some(id)
+    Some((id, ts))
 }
 
 #[inline(always)]
-fn stamp(task: &mut TaskState, kind: EventKind, duration_ns: Option<u64>) -> Event {
+fn stamp(task: &mut TaskState, kind: EventKind, duration: Elapsed) -> Event {
     task.clock.tick();
+    let timestamp_ns = now_nanos();
+    let duration_ns = match duration {
+        Elapsed::Given(d) => d,
+        Elapsed::Since(start) => Some(timestamp_ns.saturating_sub(start)),
+    };
     Event {
         id: Uuid::new_v4(),
         trace_id: task.trace.id,
         parent_id: task.last,
-        timestamp_ns: now_nanos(),
+        timestamp_ns,
         task: task.task,
         kind,
         duration_ns,

@@ -38,12 +38,12 @@ pub(crate) struct Staging {
     events: UnsafeCell<Vec<Event>>,
 }
 
-// SAFETY: `events` is only accessed inside `with`, under the `busy` flag.
+// SAFETY: `events` is only accessed through a `StagingGuard`, which holds the `busy` flag.
 unsafe impl Sync for Staging {}
 
 impl Staging {
     #[inline(always)]
-    fn with<R>(&self, f: impl FnOnce(&mut Vec<Event>) -> R) -> R {
+    fn lock(&self) -> StagingGuard<'_> {
         let mut spins = 0u32;
         while self.busy.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             spins += 1;
@@ -54,26 +54,44 @@ impl Staging {
                 std::thread::yield_now();
             }
         }
-        struct Release<'a>(&'a AtomicBool);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                self.0.store(false, Ordering::Release);
-            }
-        }
-        let _release = Release(&self.busy);
-        // SAFETY: the flag gives exclusive access until `_release` drops.
-        f(unsafe { &mut *self.events.get() })
+        StagingGuard(self)
     }
 
     /// Hands whatever is staged to `dispatch` as one chunk (the exporter's side).
     pub(crate) fn hand_over(&self, dispatch: &Dispatch) {
-        self.with(|events| {
-            if !events.is_empty() {
-                // Queued under the flag, so nothing the owner stages later can overtake it.
-                let chunk = std::mem::replace(events, dispatch.spare_chunk());
-                dispatch.enqueue(chunk);
-            }
-        })
+        let mut events = self.lock();
+        if !events.is_empty() {
+            // Queued under the flag, so nothing the owner stages later can overtake it.
+            let chunk = std::mem::replace(&mut *events, dispatch.spare_chunk());
+            dispatch.enqueue(chunk);
+        }
+    }
+}
+
+/// Exclusive access to a [`Staging`] buffer until dropped.
+struct StagingGuard<'a>(&'a Staging);
+
+impl std::ops::Deref for StagingGuard<'_> {
+    type Target = Vec<Event>;
+    #[inline(always)]
+    fn deref(&self) -> &Vec<Event> {
+        // SAFETY: the guard holds the `busy` flag, which gives exclusive access.
+        unsafe { &*self.0.events.get() }
+    }
+}
+
+impl std::ops::DerefMut for StagingGuard<'_> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Vec<Event> {
+        // SAFETY: as above.
+        unsafe { &mut *self.0.events.get() }
+    }
+}
+
+impl Drop for StagingGuard<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
     }
 }
 
@@ -120,18 +138,19 @@ impl Outbox {
         true
     }
 
-    /// Stages `event` (paid for by [`Outbox::take_credit`]); a full buffer goes to the exporter.
+    /// Stages the event `make` builds (paid for by [`Outbox::take_credit`]), built directly in
+    /// the buffer; a full buffer goes to the exporter. Returns the event's id and timestamp.
     #[inline(always)]
-    pub(crate) fn stage(&mut self, event: Event) {
-        let dispatch = &self.dispatch;
-        self.staging.with(|events| {
-            events.push(event);
-            if events.len() >= CHUNK {
-                let chunk = std::mem::replace(events, dispatch.spare_chunk());
-                dispatch.enqueue(chunk);
-            }
-        });
+    pub(crate) fn stage(&mut self, make: impl FnOnce() -> Event) -> (crate::id::Uuid, u64) {
+        let mut events = self.staging.lock();
+        events.push(make());
+        let staged = events.last().map_or((crate::id::Uuid::from_u128(0), 0), |e| (e.id, e.timestamp_ns));
+        if events.len() >= CHUNK {
+            let chunk = std::mem::replace(&mut *events, self.dispatch.spare_chunk());
+            self.dispatch.enqueue(chunk);
+        }
         self.dirty = true;
+        staged
     }
 
     /// Hands every staged event to the exporter and returns the unspent budget. Called wherever

@@ -41,7 +41,7 @@ fn record_join(child: TaskId, end: &EndSlot, location: Location) {
         Some((last, clock)) => (last, Some(clock)),
         None => (None, None),
     };
-    record_linked(EventKind::AsyncAwait { child, location }, None, Link::Join { child_last, child_clock });
+    record_linked(EventKind::AsyncAwait { child, location }, None.into(), Link::Join { child_last, child_clock });
 }
 
 /// Remembers what to record when a forked task is joined. See [`fork`].

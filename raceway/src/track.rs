@@ -10,7 +10,6 @@ use crate::name::Name;
 use crate::record::record;
 use crate::value::{capture, null};
 use serde::Serialize;
-use std::time::Instant;
 
 /// Records an access to a shared variable (Go: `TrackStateChange`). Pass `&()` as `old` when
 /// there is no old value (it becomes `null`).
@@ -120,7 +119,8 @@ struct GuardInner {
     name: Name,
     module: &'static str,
     location: Location,
-    start: Instant,
+    /// Timestamp of the call event (nanoseconds since the Unix epoch).
+    start: u64,
     ret: crate::value::Value,
 }
 
@@ -131,8 +131,14 @@ impl FunctionGuard {
         if !enabled() {
             return FunctionGuard { inner: None };
         }
-        record(EventKind::FunctionCall { function_name: name.clone(), module, args, location }, None);
-        FunctionGuard { inner: Some(GuardInner { name, module, location, start: Instant::now(), ret: null() }) }
+        // The call's own timestamp starts the duration: no separate clock reads.
+        let start = crate::record::record_timed(EventKind::FunctionCall {
+            function_name: name.clone(),
+            module,
+            args,
+            location,
+        });
+        FunctionGuard { inner: Some(GuardInner { name, module, location, start, ret: null() }) }
     }
 
     /// A guard that records nothing.
@@ -160,7 +166,6 @@ impl FunctionGuard {
 impl Drop for FunctionGuard {
     fn drop(&mut self) {
         if let Some(i) = self.inner.take() {
-            let duration = i.start.elapsed().as_nanos() as u64;
             record(
                 EventKind::FunctionExit {
                     function_name: i.name,
@@ -169,7 +174,7 @@ impl Drop for FunctionGuard {
                     return_value: i.ret,
                     panicked: std::thread::panicking(),
                 },
-                Some(duration),
+                crate::record::Elapsed::Since(i.start),
             );
         }
     }
