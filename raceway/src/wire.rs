@@ -570,10 +570,6 @@ impl Body {
         self.spans.len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.spans.is_empty()
-    }
-
     /// Appends `e`; an event longer than `room` bytes is rendered again with its values omitted.
     /// Returns the event's length, or `None` (and adds nothing) when it is too long even then.
     pub(crate) fn push(&mut self, e: &Event, p: &Process, room: usize) -> Option<usize> {
@@ -595,10 +591,10 @@ impl Body {
         Some(self.buf.len() - start)
     }
 
-    /// Moves the last event out into a new body (the one that did not fit under the caps).
-    pub(crate) fn split_last(&mut self) -> Body {
-        // The next body will be about as large as this one.
-        let mut next = Body::with_buffer(Vec::with_capacity(self.buf.len() + BODY_TAIL.len()));
+    /// Moves the last event out into a new body written in `buf` (the event that did not fit
+    /// under the caps starts the next request).
+    pub(crate) fn split_last(&mut self, buf: Vec<u8>) -> Body {
+        let mut next = Body::with_buffer(buf);
         if let Some(last) = self.spans.pop() {
             next.buf.extend_from_slice(&self.buf[last.clone()]);
             next.spans.push(BODY_HEAD.len()..next.buf.len());
@@ -850,7 +846,7 @@ mod tests {
         for e in &evs {
             body.push(e, &p, usize::MAX).unwrap();
         }
-        let next = body.split_last();
+        let next = body.split_last(Vec::new());
         let singles = wire_json(&evs);
         let (a, _) = body.finish();
         let (b, b_spans) = next.finish();
@@ -860,8 +856,8 @@ mod tests {
         // A single event split off leaves an empty, still valid body.
         let mut one = Body::with_buffer(Vec::new());
         one.push(&evs[0], &p, usize::MAX).unwrap();
-        let moved = one.split_last();
-        assert!(one.is_empty() && moved.len() == 1);
+        let moved = one.split_last(Vec::new());
+        assert!(one.len() == 0 && moved.len() == 1);
         assert_eq!(parsed(&one.finish().0).len(), 0);
     }
 
@@ -878,7 +874,7 @@ mod tests {
         assert!(old.starts_with("<value omitted: "), "{old}");
         let mut body = Body::with_buffer(Vec::new());
         assert_eq!(body.push(&evs[0], &p, 100), None);
-        assert!(body.is_empty());
+        assert_eq!(body.len(), 0);
         assert_eq!(body.finish().0, b"{\"events\":[]}");
     }
 }

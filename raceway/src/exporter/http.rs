@@ -29,6 +29,10 @@ use std::time::{Duration, Instant};
 
 const POOL_IDLE: Duration = Duration::from_millis(200);
 
+/// Room beyond `max_batch_bytes` in a body buffer: the event that breaks the cap is rendered
+/// before it is moved to the next body.
+const BODY_SLACK: usize = 16 * 1024;
+
 pub(crate) struct HttpSink {
     rt: tokio::runtime::Runtime,
     client: reqwest::Client,
@@ -41,9 +45,10 @@ pub(crate) struct HttpSink {
     timeout: Duration,
     debug: bool,
     warned_auth: bool,
-    /// The largest body sent so far: the next body's buffer starts that large, so rendering a
-    /// batch does not grow it step by step.
-    body_capacity: usize,
+    /// Buffers of bodies whose requests are over, for the next bodies. A body is written into
+    /// memory the allocator has already handed out and the kernel has already mapped: a fresh
+    /// megabyte costs a page fault per 4 KiB and a copy each time it grows.
+    spare: Vec<Vec<u8>>,
 }
 
 enum Outcome {
@@ -94,7 +99,7 @@ impl HttpSink {
             timeout: config.request_timeout,
             debug: config.debug,
             warned_auth: false,
-            body_capacity: 64 * 1024,
+            spare: Vec::new(),
         })
     }
 
@@ -161,15 +166,34 @@ impl HttpSink {
         }
     }
 
-    /// Finishes `body` and sends it.
+    /// A buffer for the next body: a spare one, or one large enough for any body within the cap.
+    fn buffer(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_else(|| Vec::with_capacity(self.max_bytes + BODY_SLACK))
+    }
+
+    /// Finishes `body` and sends it; then keeps its buffer for a later body.
     fn send_body(&mut self, body: wire::Body) {
-        if body.is_empty() {
+        let (buf, spans) = body.finish();
+        if spans.is_empty() {
+            self.keep(buf);
             return;
         }
-        let (buf, spans) = body.finish();
-        self.body_capacity = self.body_capacity.max(buf.len());
         let src = Bytes::from(buf);
         self.send(&src, &spans, src.clone());
+        // The request is over, so the client normally holds no copy any more; if it still does,
+        // the buffer is simply not reused. One grown by a huge event (before it was re-rendered
+        // without values) is let go rather than kept.
+        if let Ok(bytes) = src.try_into_mut() {
+            self.keep(Vec::from(bytes));
+        }
+    }
+
+    /// Keeps `buf` for a later body (two at most: the one being written and the one in flight).
+    fn keep(&mut self, mut buf: Vec<u8>) {
+        if self.spare.len() < 2 && buf.capacity() <= 2 * (self.max_bytes + BODY_SLACK) {
+            buf.clear();
+            self.spare.push(buf);
+        }
     }
 
     fn post(&mut self, body: Bytes) -> Outcome {
@@ -244,7 +268,8 @@ impl Sink for HttpSink {
     fn deliver(&mut self, events: &[Event]) {
         // Room for one event: what a request may carry, less the body's own brackets.
         let room = self.max_bytes.saturating_sub(32);
-        let mut body = wire::Body::with_buffer(Vec::with_capacity(self.body_capacity));
+        let buf = self.buffer();
+        let mut body = wire::Body::with_buffer(buf);
         // The request size as accounted since the sink first capped it: 16 plus each event and a
         // separator (an upper bound of the body's real length).
         let mut bytes = 16;
@@ -256,7 +281,8 @@ impl Sink for HttpSink {
             // The event just rendered would break a cap: the body before it goes out, and it
             // starts the next one.
             if body.len() > 1 && (body.len() > self.batch_size || bytes + len + 1 > self.max_bytes) {
-                let next = body.split_last();
+                let buf = self.buffer();
+                let next = body.split_last(buf);
                 self.send_body(std::mem::replace(&mut body, next));
                 bytes = 16;
             }
@@ -269,6 +295,19 @@ impl Sink for HttpSink {
 #[cfg(test)]
 mod tests {
     use super::server_dropped;
+    use bytes::Bytes;
+
+    #[test]
+    fn a_sent_body_gives_its_buffer_back_without_a_copy() {
+        let mut buf = Vec::with_capacity(4096);
+        buf.extend_from_slice(b"{\"events\":[]}");
+        let at = buf.as_ptr();
+        let src = Bytes::from(buf);
+        drop(src.clone()); // an attempt's copy, dropped when the request is over
+        let back = Vec::from(src.try_into_mut().expect("no other holder"));
+        assert_eq!(back.as_ptr(), at);
+        assert!(back.capacity() >= 4096);
+    }
 
     #[test]
     fn reads_the_drop_count_of_a_206_answer() {
