@@ -10,54 +10,8 @@
 //! 3. Collector down: a closed port; memory stays under the queue cap and every event is counted.
 
 mod support;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
-use support::peak_rss_mib;
-
-/// A collector that reads each request, discards the body and answers 200.
-fn discard_collector() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut writer = stream.try_clone().unwrap();
-                let mut reader = BufReader::with_capacity(1 << 16, stream);
-                let mut body = Vec::new();
-                loop {
-                    let mut len = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let l = line.trim_end();
-                        if l.is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = l.split_once(':') {
-                            if k.eq_ignore_ascii_case("content-length") {
-                                len = v.trim().parse().unwrap_or(0);
-                            }
-                        }
-                    }
-                    body.resize(len, 0);
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let reply = r#"{"success":true,"data":"Ingested","error":null}"#;
-                    let resp = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{reply}", reply.len());
-                    if writer.write_all(resp.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    url
-}
+use support::{discard_collector, peak_rss_mib};
 
 /// Records `per_thread` events on each of two threads; `rate` (events/s per thread) paces them
 /// in 1 ms steps, `None` records flat out.
@@ -136,7 +90,7 @@ fn main() {
         peak_rss_mib()
     );
 
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let before = peak_rss_mib();
     let guard = raceway::init(
         raceway::Config::default()
