@@ -47,7 +47,7 @@ pub(crate) fn record(kind: EventKind, duration_ns: impl Into<Elapsed>) -> Option
 #[inline]
 pub(crate) fn record_timed(kind: EventKind) -> u64 {
     if dispatch::enabled() {
-        if let Some(Some((_, ts))) = with_local(|local| record_in(local, kind, Elapsed::Given(None), Link::Chain)) {
+        if let Some((_, ts)) = record_on_this_thread(kind, Elapsed::Given(None), Link::Chain) {
             return ts;
         }
     }
@@ -56,7 +56,19 @@ pub(crate) fn record_timed(kind: EventKind) -> u64 {
 
 #[inline]
 pub(crate) fn record_linked(kind: EventKind, duration: Elapsed, link: Link) -> Option<Uuid> {
-    with_local(|local| record_in(local, kind, duration, link)).flatten().map(|(id, _)| id)
+    record_on_this_thread(kind, duration, link).map(|(id, _)| id)
+}
+
+#[inline(always)]
+fn record_on_this_thread(kind: EventKind, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
+    // The closure borrows the arguments instead of owning them: the thread-local accessors move
+    // their closure a few times, and an owned event kind would be copied (~200 bytes) each time.
+    let mut args = Some((kind, duration, link));
+    with_local(|local| {
+        let (kind, duration, link) = args.take()?;
+        record_in(local, kind, duration, link)
+    })
+    .flatten()
 }
 
 // Inlined into `record` so the event is built in place rather than copied through each call.

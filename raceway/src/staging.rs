@@ -143,8 +143,22 @@ impl Outbox {
     #[inline(always)]
     pub(crate) fn stage(&mut self, make: impl FnOnce() -> Event) -> (crate::id::Uuid, u64) {
         let mut events = self.staging.lock();
-        events.push(make());
-        let staged = events.last().map_or((crate::id::Uuid::from_u128(0), 0), |e| (e.id, e.timestamp_ns));
+        if events.len() == events.capacity() {
+            events.reserve(CHUNK);
+        }
+        // Written straight into the buffer's free slot: `push(make())` would build the ~260-byte
+        // event on the stack first and copy it.
+        let len = events.len();
+        let staged = match events.spare_capacity_mut().first_mut() {
+            Some(slot) => {
+                let event = slot.write(make());
+                let staged = (event.id, event.timestamp_ns);
+                // SAFETY: the slot at `len` was just initialised, and is within the capacity.
+                unsafe { events.set_len(len + 1) };
+                staged
+            }
+            None => return (crate::id::Uuid::from_u128(0), 0), // unreachable: capacity reserved above
+        };
         if events.len() >= CHUNK {
             let chunk = std::mem::replace(&mut *events, self.dispatch.spare_chunk());
             self.dispatch.enqueue(chunk);
