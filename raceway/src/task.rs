@@ -48,6 +48,9 @@ fn record_join(child: TaskId, end: &EndSlot, location: Location) {
 #[derive(Debug)]
 pub struct Joiner {
     child: Option<(TaskId, Arc<EndSlot>)>,
+    /// Where the task was forked: the join location `JoinHandle` records, since a `poll` cannot
+    /// know its caller (only used with the `tokio` feature).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     location: Location,
 }
 
