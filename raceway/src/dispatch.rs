@@ -215,13 +215,14 @@ impl Dispatch {
         self.counters.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// An empty buffer for the next chunk.
+    /// An empty buffer for the next chunk: a recycled one, else one that allocates only when used
+    /// (a thread that records a few events and goes quiet keeps a few slots, not a whole chunk).
     pub(crate) fn spare_chunk(&self) -> Vec<Event> {
         #[cfg(feature = "enabled")]
         if let Some(v) = self.spares.pop() {
             return v;
         }
-        Vec::with_capacity(crate::staging::CHUNK)
+        Vec::new()
     }
 
     /// Queues a chunk of events, waking the worker when a batch is ready.

@@ -144,7 +144,8 @@ impl Outbox {
     pub(crate) fn stage(&mut self, make: impl FnOnce() -> Event) -> (crate::id::Uuid, u64) {
         let mut events = self.staging.lock();
         if events.len() == events.capacity() {
-            events.reserve(CHUNK);
+            // Grows by doubling up to a chunk; recycled chunk buffers already have the room.
+            events.reserve(1);
         }
         // Written straight into the buffer's free slot: `push(make())` would build the ~260-byte
         // event on the stack first and copy it.
