@@ -20,7 +20,7 @@ use std::task::Poll;
 #[derive(Debug)]
 pub(crate) struct Trace {
     pub id: Uuid,
-    pub span: Option<Arc<Span>>,
+    pub span: Option<Span>,
     /// When set (by `raceway::testing`), events go to this buffer instead of the exporter.
     pub capture: Option<Arc<Capture>>,
 }
@@ -166,7 +166,7 @@ impl Context {
 
     /// A context from the parts of an incoming request (used by the HTTP integrations).
     pub(crate) fn from_parts(trace_id: Uuid, span: Option<Span>, clock: Vec<(Component, u64)>) -> Self {
-        let trace = Arc::new(Trace { id: trace_id, span: span.map(Arc::new), capture: current_capture() });
+        let trace = Arc::new(Trace { id: trace_id, span, capture: current_capture() });
         let clock = (!clock.is_empty()).then(|| Clock::with_base(TaskId::next(), clock));
         Context { trace, parent: None, clock }
     }
@@ -198,7 +198,7 @@ impl Context {
 
     /// The distributed span data of the request this context belongs to, if any.
     pub fn span(&self) -> Option<&Span> {
-        self.trace.span.as_deref()
+        self.trace.span.as_ref()
     }
 
     /// Same trace position, but events recorded under it go to `capture` (test harness).

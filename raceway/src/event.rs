@@ -9,7 +9,6 @@ use crate::id::{SpanId, TaskId, Uuid};
 use crate::location::Location;
 use crate::name::Name;
 use crate::value::Value;
-use std::sync::Arc;
 
 /// How a shared variable was accessed (`StateChange.access_type`).
 ///
@@ -259,9 +258,10 @@ pub enum EventKind {
     },
 }
 
-/// Request-level data shared by every event of one trace context: the distributed span and
-/// the tracestate to pass on. Shared by `Arc`, so events carry a pointer, not copies.
-#[derive(Debug, Default)]
+/// Request-level data of one trace context: the distributed span and the tracestate to pass on.
+/// Events copy the two span ids (see [`Event::span_id`]) rather than share this by reference
+/// count, which would make every recording thread and the exporter write one shared counter.
+#[derive(Clone, Debug, Default)]
 pub struct Span {
     /// This service's span id for the request (`metadata.distributed_span_id`).
     pub span_id: Option<SpanId>,
@@ -302,6 +302,9 @@ pub struct Event {
     pub duration_ns: Option<u64>,
     /// The recording task's vector clock after this event.
     pub clock: Clock,
-    /// Distributed span data of the request, when there is one.
-    pub span: Option<Arc<Span>>,
+    /// This service's span id for the request (`metadata.distributed_span_id`), when the event
+    /// belongs to a distributed request.
+    pub span_id: Option<SpanId>,
+    /// The caller's span id (`metadata.upstream_span_id`), when there was a caller.
+    pub upstream_span_id: Option<SpanId>,
 }

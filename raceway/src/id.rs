@@ -143,14 +143,13 @@ impl fmt::Debug for Uuid {
 /// assert!(raceway::SpanId::parse("0000000000000000").is_none());
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SpanId(pub(crate) u64);
+pub struct SpanId(pub(crate) std::num::NonZeroU64);
 
 impl SpanId {
     /// A new random, non-zero span id.
     pub fn random() -> Self {
         loop {
-            let v = random_u64();
-            if v != 0 {
+            if let Some(v) = std::num::NonZeroU64::new(random_u64()) {
                 return SpanId(v);
             }
         }
@@ -165,12 +164,12 @@ impl SpanId {
         for c in s.bytes() {
             v = (v << 4) | hex_val(c)? as u64;
         }
-        (v != 0).then_some(SpanId(v))
+        std::num::NonZeroU64::new(v).map(SpanId)
     }
 
     /// The 64-bit value.
     pub const fn as_u64(self) -> u64 {
-        self.0
+        self.0.get()
     }
 }
 

@@ -328,7 +328,7 @@ where
         task.clock.merge_components(vec![(own_c.clone(), n)]);
 
         let trace_id = task.trace.id;
-        let span = task.trace.span.as_deref();
+        let span = task.trace.span.as_ref();
         let mut json = String::with_capacity(256);
         json.push_str("{\"trace_id\":\"");
         let _ = write!(json, "{trace_id}\",\"span_id\":\"{child}\",\"parent_span_id\":");

@@ -119,6 +119,7 @@ fn stamp(task: &mut TaskState, kind: EventKind, duration: Elapsed) -> Event {
         kind,
         duration_ns,
         clock: task.clock.clone(),
-        span: task.trace.span.clone(),
+        span_id: task.trace.span.as_ref().and_then(|s| s.span_id),
+        upstream_span_id: task.trace.span.as_ref().and_then(|s| s.upstream_span_id),
     }
 }

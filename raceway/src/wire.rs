@@ -249,8 +249,9 @@ fn uuid(out: &mut Vec<u8>, id: Uuid) {
 #[inline]
 fn span_text(id: SpanId) -> [u8; 16] {
     let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&hex8((id.0 >> 32) as u32));
-    out[8..].copy_from_slice(&hex8(id.0 as u32));
+    let v = id.as_u64();
+    out[..8].copy_from_slice(&hex8((v >> 32) as u32));
+    out[8..].copy_from_slice(&hex8(v as u32));
     out
 }
 
@@ -358,13 +359,13 @@ pub(crate) fn write_event(out: &mut Vec<u8>, e: &Event, p: &Process, omit_values
         None => push(out, "null"),
     }
     push(out, &p.instance);
-    if let Some(span) = &e.span {
-        if let Some(s) = span.span_id {
+    {
+        if let Some(s) = e.span_id {
             push(out, ",\"distributed_span_id\":\"");
             out.extend_from_slice(&span_text(s));
             out.push(b'"');
         }
-        if let Some(s) = span.upstream_span_id {
+        if let Some(s) = e.upstream_span_id {
             push(out, ",\"upstream_span_id\":\"");
             out.extend_from_slice(&span_text(s));
             out.push(b'"');
@@ -702,7 +703,7 @@ mod tests {
     fn span_id_hex_equals_display() {
         let mut next = rng(11);
         for v in [1, u64::MAX, 0x00f0_67aa_0ba9_02b7].into_iter().chain((0..10_000).map(|_| next() | 1)) {
-            let id = SpanId(v);
+            let id = SpanId(std::num::NonZeroU64::new(v).unwrap());
             assert_eq!(String::from_utf8(span_text(id).to_vec()).unwrap(), id.to_string());
         }
     }
