@@ -69,6 +69,23 @@ fn state_change(c: &mut Criterion) {
         b.iter_custom(|iters| timed_bursts(iters, |i| raceway::track_write("counter", &i, &(i + 1))))
     });
 
+    // The usual server case: a task spawned inside a request that arrived with a `traceparent`,
+    // so each event also carries span ids and an inherited vector clock.
+    g.bench_function("enabled_spawned_task_in_request", |b| {
+        let request = raceway::Context::from_headers([(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )]);
+        b.iter_custom(|iters| {
+            request.clone().in_scope(|| {
+                raceway::track_write("request_state", &0, &1);
+                raceway::thread::spawn(move || timed_bursts(iters, |i| raceway::track_write("counter", &i, &(i + 1))))
+                    .join()
+                    .unwrap()
+            })
+        })
+    });
+
     g.bench_function("enabled_two_tasks_concurrently", |b| {
         b.iter_custom(|iters| {
             // Two recording threads, started together; the figure is per event per thread.
