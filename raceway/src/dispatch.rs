@@ -339,3 +339,37 @@ impl Dispatch {
         self.flush.lock().unwrap_or_else(|e| e.into_inner()).0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_reservations_never_exceed_the_capacity() {
+        let d = Arc::new(Dispatch::new(1000, 100));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let d = d.clone();
+                std::thread::spawn(move || {
+                    let mut granted = 0;
+                    loop {
+                        match d.reserve() {
+                            0 => break granted,
+                            n => granted += n,
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut granted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert!(granted <= 1000, "{granted} granted");
+        // Whatever over-reservations were refunded meanwhile can still be had, up to the cap.
+        while let n @ 1.. = d.reserve() {
+            granted += n;
+        }
+        assert_eq!(granted, 1000);
+        d.release(10);
+        assert_eq!(d.reserve(), 10, "released budget is granted again, no more");
+        assert_eq!(d.reserve(), 0);
+    }
+}
