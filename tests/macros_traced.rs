@@ -108,6 +108,14 @@ fn options_rename_the_call_skip_arguments_and_add_fields() {
 
     let c = capture(|| upload(vec![1, 2, 3], "t".into()));
     assert_eq!(calls(&c.events)[0].2, json!({"len": 3}));
+
+    let c = capture(|| secret_only("hunter2"));
+    assert_eq!(calls(&c.events)[0].2, json!({}), "skip_all alone: an empty args object");
+}
+
+#[raceway::traced(skip_all)]
+fn secret_only(password: &str) -> usize {
+    password.len()
 }
 
 #[derive(Debug)]

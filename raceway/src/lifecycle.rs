@@ -23,6 +23,7 @@ static CAPTURE_ARGS: AtomicBool = AtomicBool::new(true);
 /// Counters of the last client, kept after shutdown so they can still be read.
 static LAST_STATS: Mutex<Option<Arc<Dispatch>>> = Mutex::new(None);
 
+#[inline]
 pub(crate) fn capture_args() -> bool {
     CAPTURE_ARGS.load(Ordering::Relaxed)
 }

@@ -72,7 +72,12 @@ pub fn type_name_of<T: ?Sized>(_: &T) -> Value {
 
 /// The `args` object of a `FunctionCall`, from `(field, value)` pairs in declaration order.
 #[cfg(feature = "enabled")]
+#[inline]
 pub fn args<const N: usize>(fields: [(&'static str, Value); N]) -> Value {
+    if N == 0 {
+        // `skip_all` and argument-less functions: the empty object without building a map.
+        return Value::Object(serde_json::Map::new());
+    }
     Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
