@@ -215,14 +215,15 @@ impl Dispatch {
         self.counters.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// An empty buffer for the next chunk: a recycled one, else one that allocates only when used
-    /// (a thread that records a few events and goes quiet keeps a few slots, not a whole chunk).
-    pub(crate) fn spare_chunk(&self) -> Vec<Event> {
+    /// An empty buffer for the next chunk: a recycled one, else a new one with room for
+    /// `capacity` events (a thread that just filled a chunk gets a whole one; a thread handing
+    /// over a few events gets one that allocates only when used, so quiet threads stay small).
+    pub(crate) fn spare_chunk(&self, capacity: usize) -> Vec<Event> {
         #[cfg(feature = "enabled")]
         if let Some(v) = self.spares.pop() {
             return v;
         }
-        Vec::new()
+        Vec::with_capacity(capacity)
     }
 
     /// Queues a chunk of events, waking the worker when a batch is ready.

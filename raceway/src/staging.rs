@@ -62,7 +62,7 @@ impl Staging {
         let mut events = self.lock();
         if !events.is_empty() {
             // Queued under the flag, so nothing the owner stages later can overtake it.
-            let chunk = std::mem::replace(&mut *events, dispatch.spare_chunk());
+            let chunk = std::mem::replace(&mut *events, dispatch.spare_chunk(0));
             dispatch.enqueue(chunk);
         }
     }
@@ -144,8 +144,10 @@ impl Outbox {
     pub(crate) fn stage(&mut self, make: impl FnOnce() -> Event) -> (crate::id::Uuid, u64) {
         let mut events = self.staging.lock();
         if events.len() == events.capacity() {
-            // Grows by doubling up to a chunk; recycled chunk buffers already have the room.
-            events.reserve(1);
+            // A few slots first (a quiet thread stays small), then room for the whole chunk at
+            // once rather than by doubling, which would copy the events staged so far each time.
+            let more = if events.capacity() == 0 { 8 } else { CHUNK.saturating_sub(events.len()).max(1) };
+            events.reserve_exact(more);
         }
         // Written straight into the buffer's free slot: `push(make())` would build the ~260-byte
         // event on the stack first and copy it.
@@ -161,7 +163,7 @@ impl Outbox {
             None => return (crate::id::Uuid::from_u128(0), 0), // unreachable: capacity reserved above
         };
         if events.len() >= CHUNK {
-            let chunk = std::mem::replace(&mut *events, self.dispatch.spare_chunk());
+            let chunk = std::mem::replace(&mut *events, self.dispatch.spare_chunk(CHUNK));
             self.dispatch.enqueue(chunk);
         }
         self.dirty = true;
