@@ -7,6 +7,7 @@ use raceway::{AccessType, Config, LockKind};
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
+use support::assert_parents_first_and_no_duplicates;
 use support::collector::{Collector, Reply};
 use support::server_types::{parse_batch, Kind};
 
@@ -23,19 +24,6 @@ fn config(c: &Collector) -> Config {
         .service_name("exporter-test")
         .flush_interval(Duration::from_millis(50))
         .request_timeout(Duration::from_secs(2))
-}
-
-/// Asserts the contract's ordering rule over what the server accepted: every parent arrived before
-/// its child, and no event arrived twice.
-fn assert_parents_first_and_no_duplicates(events: &[serde_json::Value]) {
-    let mut seen = HashSet::new();
-    for e in events {
-        let id = e["id"].as_str().unwrap().to_string();
-        if let Some(p) = e["parent_id"].as_str() {
-            assert!(seen.contains(p), "event {id} arrived before its parent {p}");
-        }
-        assert!(seen.insert(id.clone()), "event {id} arrived twice");
-    }
 }
 
 #[test]

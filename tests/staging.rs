@@ -6,9 +6,9 @@
 mod support;
 
 use raceway::Config;
-use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
+use support::assert_parents_first_and_no_duplicates;
 use support::collector::Collector;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -23,17 +23,6 @@ fn config(c: &Collector) -> Config {
         .service_name("staging-test")
         .batch_size(50)
         .flush_interval(Duration::from_millis(50))
-}
-
-fn assert_parents_first_and_no_duplicates(events: &[serde_json::Value]) {
-    let mut seen = HashSet::new();
-    for e in events {
-        let id = e["id"].as_str().unwrap().to_string();
-        if let Some(p) = e["parent_id"].as_str() {
-            assert!(seen.contains(p), "event {id} arrived before its parent {p}");
-        }
-        assert!(seen.insert(id.clone()), "event {id} arrived twice");
-    }
 }
 
 #[test]
