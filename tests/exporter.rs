@@ -5,18 +5,11 @@ mod support;
 
 use raceway::{AccessType, Config, LockKind};
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::time::Duration;
 use support::assert_parents_first_and_no_duplicates;
 use support::collector::{Collector, Reply};
+use support::serial;
 use support::server_types::{parse_batch, Kind};
-
-/// `init` is process-wide: the tests of this binary take turns.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn config(c: &Collector) -> Config {
     Config::default()

@@ -6,15 +6,9 @@ mod support;
 
 use raceway::Config;
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use support::collector::{Collector, Reply};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::serial;
 
 fn ids_in_order_without_duplicates(events: &[serde_json::Value]) -> Vec<i64> {
     let mut seen = HashSet::new();

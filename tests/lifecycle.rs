@@ -5,15 +5,9 @@ mod support;
 
 use raceway::Config;
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::time::Duration;
 use support::collector::Collector;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::serial;
 
 fn config(c: &Collector) -> Config {
     Config::default().server_url(c.url()).service_name("lifecycle").flush_interval(Duration::from_secs(60))

@@ -6,16 +6,10 @@
 mod support;
 
 use raceway::Config;
-use std::sync::Mutex;
 use std::time::Duration;
 use support::assert_parents_first_and_no_duplicates;
 use support::collector::Collector;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::serial;
 
 fn config(c: &Collector) -> Config {
     Config::default()

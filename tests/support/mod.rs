@@ -3,6 +3,8 @@
 //! contract's ordering rule as an assertion.
 #![allow(dead_code)]
 
+use std::sync::{Mutex, MutexGuard};
+
 pub mod collector;
 pub mod server_types;
 
@@ -17,4 +19,10 @@ pub fn assert_parents_first_and_no_duplicates(events: &[serde_json::Value]) {
         }
         assert!(seen.insert(id.clone()), "event {id} arrived twice");
     }
+}
+
+/// `init` is process-wide: the tests of one binary that install a client take turns through this.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
