@@ -3,7 +3,7 @@
 use crate::error::Error;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// How the SDK is set up. Build it from [`Config::default`] or [`Config::from_env`] and the
@@ -289,27 +289,31 @@ fn parse_bool(var: &'static str, v: &str) -> Result<bool, Error> {
     }
 }
 
-/// `<hostname>-<pid>`, without a dependency: the kernel's name, else `HOSTNAME`/`COMPUTERNAME`.
+/// `<hostname>-<pid>`: the system's host name (`gethostname(2)`, `GetComputerNameExW` on
+/// Windows), else `localhost`.
 fn default_instance_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
+    let host = gethostname::gethostname().to_string_lossy().trim().to_owned();
+    let host = if host.is_empty() { "localhost".to_owned() } else { host };
     format!("{host}-{}", std::process::id())
 }
 
-// Read on the hot path while capturing values; set by `init`.
+// Settings read on the hot path while capturing values; set by `init`.
 static MAX_VALUE_BYTES: AtomicUsize = AtomicUsize::new(4096);
+static CAPTURE_ARGS: AtomicBool = AtomicBool::new(true);
 
 pub(crate) fn max_value_bytes() -> usize {
     MAX_VALUE_BYTES.load(Ordering::Relaxed)
 }
 
-pub(crate) fn set_max_value_bytes(n: usize) {
-    MAX_VALUE_BYTES.store(n.max(16), Ordering::Relaxed);
+#[inline]
+pub(crate) fn capture_args() -> bool {
+    CAPTURE_ARGS.load(Ordering::Relaxed)
+}
+
+/// Makes `config`'s hot-path settings the ones recording reads.
+pub(crate) fn apply_runtime_settings(config: &Config) {
+    MAX_VALUE_BYTES.store(config.max_value_bytes.max(16), Ordering::Relaxed);
+    CAPTURE_ARGS.store(config.capture_args, Ordering::Relaxed);
 }
 
 #[cfg(test)]

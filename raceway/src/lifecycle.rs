@@ -1,13 +1,19 @@
-//! `init`, `flush`, `shutdown` and the [`Guard`]: installing and removing the process-wide client.
+//! `init`, `shutdown`, `stats` and the [`Guard`]: installing and removing the process-wide
+//! client. The only module that wires stages together: it sets the process identity, builds the
+//! sinks a configuration asks for (the HTTP exporter, the analyzer) and starts the delivery
+//! thread that feeds them. (`flush` belongs to the stage that holds the buffer: [`crate::stage`].)
 //!
-//! None of these needs a tokio runtime or blocks one for long: the exporter is a plain thread with
-//! its own I/O runtime, so they work the same from `main`, inside any runtime flavour, and from
-//! `Drop` while a runtime shuts down.
+//! None of these needs a tokio runtime or blocks one for long: the delivery thread is a plain
+//! thread and the exporter owns its own I/O runtime, so they work the same from `main`, inside any
+//! runtime flavour, and from `Drop` while a runtime shuts down.
 
 use crate::config::Config;
-use crate::dispatch::{self, Dispatch, Stats};
+use crate::context::process::{self, Process};
 use crate::error::Error;
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::stage::dispatch::{self, Dispatch};
+use crate::stage::sink::Sink;
+use crate::stage::stats::Stats;
+use crate::stage::worker::Worker;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,14 +25,8 @@ struct Running {
 }
 
 static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
-static CAPTURE_ARGS: AtomicBool = AtomicBool::new(true);
 /// Counters of the last client, kept after shutdown so they can still be read.
 static LAST_STATS: Mutex<Option<Arc<Dispatch>>> = Mutex::new(None);
-
-#[inline]
-pub(crate) fn capture_args() -> bool {
-    CAPTURE_ARGS.load(Ordering::Relaxed)
-}
 
 /// Installs the process-wide client and starts the exporter.
 ///
@@ -52,23 +52,18 @@ pub fn init(config: Config) -> Result<Guard, Error> {
     if running.is_some() {
         return Err(Error::AlreadyInitialized);
     }
-    crate::wire::set_process(Arc::new(crate::wire::Process::new(
-        &config.service_name,
-        &config.instance_id,
-        &config.environment,
-        &config.tags,
-    )));
-    crate::config::set_max_value_bytes(config.max_value_bytes);
-    CAPTURE_ARGS.store(config.capture_args, Ordering::Relaxed);
+    let process = Arc::new(Process::from_config(&config));
+    process::set(process.clone());
+    crate::config::apply_runtime_settings(&config);
 
-    let dispatch = Arc::new(Dispatch::new(config.queue_capacity, config.batch_size));
-    let sinks = crate::exporter::sinks_for(&config, &dispatch)?;
-    let worker = crate::exporter::Worker::new(dispatch.clone(), sinks, &config);
+    let dispatch = Arc::new(Dispatch::new(config.queue_capacity, config.batch_size, config.shutdown_timeout));
+    let sinks = sinks_for(&config, &process, &dispatch)?;
+    let worker = Worker::new(dispatch.clone(), sinks, &config);
     let handle = std::thread::Builder::new()
         .name("raceway-exporter".into())
         .spawn(move || worker.run())
         .map_err(Error::ExporterStart)?;
-    dispatch.set_worker(handle.thread().clone());
+    dispatch.queue.set_worker(handle.thread().clone());
     if !dispatch::install(dispatch.clone()) {
         // Unreachable while RUNNING is held, but never leave a worker behind.
         stop_worker(&dispatch, Some(handle), config.shutdown_timeout);
@@ -87,22 +82,35 @@ pub fn init(config: Config) -> Result<Guard, Error> {
     Ok(Guard { active: true })
 }
 
-/// Delivers everything recorded so far and waits for it (at most the configured
-/// `shutdown_timeout`). Returns whether the exporter finished in time; `true` when not initialized.
-///
-/// ```
-/// raceway::track_custom("checkpoint", &1);
-/// assert!(raceway::flush());
-/// ```
-pub fn flush() -> bool {
-    let (dispatch, timeout) = {
-        let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-        match running.as_ref() {
-            Some(r) => (r.dispatch.clone(), r.shutdown_timeout),
-            None => return true,
+/// The sinks `config` asks for: the Raceway server's, then the analyzer's.
+fn sinks_for(config: &Config, process: &Process, dispatch: &Arc<Dispatch>) -> Result<Vec<Box<dyn Sink>>, Error> {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(url) = &config.server_url {
+        #[cfg(feature = "exporter")]
+        {
+            let metadata = crate::exporter::wire::Metadata::new(
+                &process.service,
+                &process.instance_id,
+                &process.environment,
+                &process.tags,
+                process.pid,
+            );
+            sinks.push(Box::new(crate::exporter::HttpSink::new(url, config, Arc::new(metadata), dispatch.clone())?));
         }
-    };
-    dispatch.flush_and_wait(timeout)
+        #[cfg(not(feature = "exporter"))]
+        {
+            let _ = (url, process, dispatch);
+            return Err(Error::InvalidConfig {
+                field: "server_url",
+                reason: "needs the `exporter` feature of the raceway crate".into(),
+            });
+        }
+    }
+    // Last, so that a failing server sink above cannot leave a started analyzer behind.
+    if config.analyzer_on() {
+        sinks.push(Box::new(crate::analyzer::AnalyzerSink::start()));
+    }
+    Ok(sinks)
 }
 
 /// Flushes and stops the exporter; later tracking calls are no-ops until the next `init`.
@@ -122,7 +130,7 @@ pub fn shutdown() -> bool {
     let ok = stop_worker(&r.dispatch, r.worker.take(), r.shutdown_timeout);
     // After the worker stopped, so the report covers every delivered event.
     crate::analyzer::finish_run();
-    let s = r.dispatch.counters.snapshot();
+    let s = r.dispatch.queue.counters.snapshot();
     let lost = s.dropped_queue_full + s.rejected + s.undeliverable;
     if lost > 0 || s.server_dropped > 0 || r.debug {
         eprintln!(
@@ -135,7 +143,7 @@ pub fn shutdown() -> bool {
 
 fn stop_worker(d: &Dispatch, worker: Option<std::thread::JoinHandle<()>>, timeout: Duration) -> bool {
     d.begin_shutdown(Instant::now() + timeout);
-    d.wake();
+    d.queue.wake();
     match worker {
         Some(h) => h.join().is_ok(),
         None => true,
@@ -149,7 +157,12 @@ fn stop_worker(d: &Dispatch, worker: Option<std::thread::JoinHandle<()>>, timeou
 /// println!("{} events delivered, {} dropped", s.delivered, s.dropped_queue_full);
 /// ```
 pub fn stats() -> Stats {
-    LAST_STATS.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|d| d.counters.snapshot()).unwrap_or_default()
+    LAST_STATS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|d| d.queue.counters.snapshot())
+        .unwrap_or_default()
 }
 
 /// Keeps the client installed; dropping it calls [`shutdown`].

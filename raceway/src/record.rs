@@ -1,13 +1,13 @@
 //! The recording hot path: stamp an event with the running task's identity, parent and clock,
 //! and hand it to the dispatch (or to a test capture).
 
-use crate::clock::Clock;
 use crate::context::{with_local, Local, TaskState};
-use crate::dispatch;
+use crate::event::clock::Clock;
+use crate::event::id::Uuid;
+use crate::event::timestamp::now_nanos;
 use crate::event::{Event, EventKind};
-use crate::id::Uuid;
-use crate::staging::Outbox;
-use crate::timestamp::now_nanos;
+use crate::stage::outbox::Outbox;
+use crate::stage::switch;
 
 /// How the new event attaches to the running task's chain.
 pub(crate) enum Link {
@@ -36,7 +36,7 @@ impl From<Option<u64>> for Elapsed {
 /// Returns the new event's id when it was queued.
 #[inline]
 pub(crate) fn record(kind: EventKind, duration_ns: impl Into<Elapsed>) -> Option<Uuid> {
-    if !dispatch::enabled() {
+    if !switch::enabled() {
         return None;
     }
     record_linked(kind, duration_ns.into(), Link::Chain)
@@ -46,7 +46,7 @@ pub(crate) fn record(kind: EventKind, duration_ns: impl Into<Elapsed>) -> Option
 /// a later event can carry the time since.
 #[inline]
 pub(crate) fn record_timed(kind: EventKind) -> u64 {
-    if dispatch::enabled() {
+    if switch::enabled() {
         if let Some((_, ts)) = record_on_this_thread(kind, Elapsed::Given(None), Link::Chain) {
             return ts;
         }

@@ -24,8 +24,8 @@
 
 use crate::analyzer::{Report, Severity};
 use crate::context::{Capture, Context, Trace};
+use crate::event::id::Uuid;
 use crate::event::Event;
-use crate::id::Uuid;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -229,14 +229,14 @@ struct Listening;
 
 impl Listening {
     fn new() -> Self {
-        crate::dispatch::add_listener();
+        crate::stage::switch::add_listener();
         Listening
     }
 }
 
 impl Drop for Listening {
     fn drop(&mut self) {
-        crate::dispatch::remove_listener();
+        crate::stage::switch::remove_listener();
     }
 }
 
@@ -277,4 +277,29 @@ pub async fn capture_async<F: Future>(future: F) -> Captured<F::Output> {
     let buf = Arc::new(Capture::default());
     let output = Context::new().capturing(buf.clone()).scope(future).await;
     Captured::new(output, take(&buf))
+}
+
+/// Renders events as the server's JSON objects (one string each), with this process's identity,
+/// for tests and debugging. Empty when instrumentation is compiled out (nothing is recorded).
+///
+/// ```
+/// let captured = raceway::testing::capture(|| raceway::track_write("x", &1, &2));
+/// let json = raceway::wire_json(&captured.events);
+/// assert!(json[0].contains("\"StateChange\""));
+/// ```
+pub fn wire_json(events: &[Event]) -> Vec<String> {
+    #[cfg(feature = "enabled")]
+    return crate::exporter::wire::to_json(events, &wire_metadata());
+    #[cfg(not(feature = "enabled"))]
+    {
+        let _ = events;
+        Vec::new()
+    }
+}
+
+/// The wire metadata of this process's current identity, as the exporter renders it.
+#[cfg(feature = "enabled")]
+pub(crate) fn wire_metadata() -> crate::exporter::wire::Metadata {
+    let p = crate::context::process::current();
+    crate::exporter::wire::Metadata::new(&p.service, &p.instance_id, &p.environment, &p.tags, p.pid)
 }

@@ -8,10 +8,10 @@
 //! Lock sets are interned to small numbers: an access stores 4 bytes, and the empty set (the
 //! common case) is `0` and needs no lookup. Only tasks that currently hold a lock have an entry.
 
-use crate::clock::Clock;
+use crate::event::clock::Clock;
+use crate::event::id::TaskId;
+use crate::event::location::Location;
 use crate::event::LockKind;
-use crate::id::TaskId;
-use crate::location::Location;
 use std::collections::HashMap;
 use std::sync::Arc;
 

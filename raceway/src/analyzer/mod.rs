@@ -20,10 +20,11 @@
 mod lockset;
 mod order;
 mod report;
-mod shadow;
-pub(crate) mod sink;
+pub(crate) mod shadow;
+mod sink;
 
 pub use report::{Deadlock, LockStep, Race, RaceAccess, Report, Severity};
+pub(crate) use sink::AnalyzerSink;
 
 use crate::event::{Event, EventKind};
 use std::collections::HashMap;
@@ -58,8 +59,8 @@ pub struct Analyzer {
     forgotten: u64,
 }
 
-#[cfg(test)]
 /// Sizes of the analyzer's state, to show that memory follows variables and tasks, not events.
+#[cfg(test)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Footprint {
     pub variables: usize,
@@ -222,14 +223,10 @@ pub(crate) fn finish_run() {
 /// # Ok::<(), raceway::Error>(())
 /// ```
 pub fn report() -> Report {
-    crate::lifecycle::flush();
+    crate::stage::flush();
     let analyzer = RUN.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|r| r.analyzer.clone());
     match analyzer {
         Some(a) => a.lock().unwrap_or_else(|e| e.into_inner()).report(),
         None => Report::default(),
     }
 }
-
-// Scenarios need recording, which the `enabled` feature provides.
-#[cfg(all(test, feature = "enabled"))]
-mod tests;

@@ -15,9 +15,9 @@
 
 use super::lockset::{Held, Hold, LockId};
 use super::shadow::happened_before;
-use crate::clock::Clock;
-use crate::id::{TaskId, Uuid};
-use crate::location::Location;
+use crate::event::clock::Clock;
+use crate::event::id::{TaskId, Uuid};
+use crate::event::location::Location;
 use std::collections::HashMap;
 
 /// "`task` held `from` (taken at `from_at`) when it took `to` at `to_at`".

@@ -19,11 +19,11 @@
 //! ([`MAX_KEPT`]) against tasks that are never joined.
 
 use super::lockset::{Locks, LocksetId};
-use crate::clock::{Clock, Component};
+use crate::event::clock::{Clock, Component};
+use crate::event::id::{TaskId, Uuid};
+use crate::event::location::Location;
+use crate::event::value::Value;
 use crate::event::AccessType;
-use crate::id::{TaskId, Uuid};
-use crate::location::Location;
-use crate::value::Value;
 
 /// One remembered access.
 #[derive(Clone, Debug)]

@@ -1,11 +1,11 @@
-//! The exporter sink that feeds the process-wide analyzer.
+//! The sink that feeds the process-wide analyzer from the delivery thread.
 
 use super::Analyzer;
 use crate::event::Event;
-use crate::exporter::Sink;
+use crate::stage::sink::Sink;
 use std::sync::{Arc, Mutex};
 
-/// Runs on the exporter thread: analysis never runs on the program's own threads.
+/// Runs on the delivery thread: analysis never runs on the program's own threads.
 pub(crate) struct AnalyzerSink {
     analyzer: Arc<Mutex<Analyzer>>,
 }

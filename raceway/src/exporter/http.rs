@@ -15,12 +15,12 @@
 //! attempt sends as the same shared `Bytes`; a body is cut into halves, from the byte ranges of
 //! its events, only when the server answers 413 or 422.
 
-use super::Sink;
+use super::wire::{self, Metadata};
 use crate::config::Config;
-use crate::dispatch::Dispatch;
 use crate::error::Error;
 use crate::event::Event;
-use crate::wire::{self, Process};
+use crate::stage::dispatch::Dispatch;
+use crate::stage::sink::Sink;
 use bytes::Bytes;
 use std::ops::Range;
 use std::sync::atomic::Ordering::Relaxed;
@@ -38,7 +38,7 @@ pub(crate) struct HttpSink {
     client: reqwest::Client,
     url: String,
     auth: Option<reqwest::header::HeaderValue>,
-    process: Arc<Process>,
+    metadata: Arc<Metadata>,
     dispatch: Arc<Dispatch>,
     batch_size: usize,
     max_bytes: usize,
@@ -62,7 +62,12 @@ enum Outcome {
 }
 
 impl HttpSink {
-    pub(crate) fn new(server_url: &str, config: &Config, dispatch: Arc<Dispatch>) -> Result<Self, Error> {
+    pub(crate) fn new(
+        server_url: &str,
+        config: &Config,
+        metadata: Arc<Metadata>,
+        dispatch: Arc<Dispatch>,
+    ) -> Result<Self, Error> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::ExporterStart)?;
         let client = reqwest::Client::builder()
             .timeout(config.request_timeout)
@@ -92,7 +97,7 @@ impl HttpSink {
             client,
             url: format!("{}/events", server_url.trim_end_matches('/')),
             auth,
-            process: wire::process(),
+            metadata,
             dispatch,
             batch_size: config.batch_size,
             max_bytes: config.max_batch_bytes,
@@ -122,7 +127,7 @@ impl HttpSink {
         loop {
             match self.post(body.clone()) {
                 Outcome::Delivered => {
-                    self.dispatch.counters.delivered.fetch_add(n, Relaxed);
+                    self.dispatch.queue.counters.delivered.fetch_add(n, Relaxed);
                     return;
                 }
                 Outcome::Split(status) if spans.len() > 1 => {
@@ -133,7 +138,7 @@ impl HttpSink {
                     return;
                 }
                 Outcome::Split(status) | Outcome::Rejected(status) => {
-                    self.dispatch.counters.rejected.fetch_add(n, Relaxed);
+                    self.dispatch.queue.counters.rejected.fetch_add(n, Relaxed);
                     if matches!(status, 401 | 403) && !self.warned_auth {
                         self.warned_auth = true;
                         eprintln!(
@@ -145,18 +150,18 @@ impl HttpSink {
                     return;
                 }
                 Outcome::Unknown(why) => {
-                    self.dispatch.counters.undeliverable.fetch_add(n, Relaxed);
+                    self.dispatch.queue.counters.undeliverable.fetch_add(n, Relaxed);
                     self.log(format_args!("{n} events may or may not have been stored ({why}); not resending"));
                     return;
                 }
                 Outcome::Retry(why) => {
                     let deadline = self.dispatch.shutdown_deadline();
                     if deadline.is_some_and(|d| Instant::now() + backoff > d) {
-                        self.dispatch.counters.undeliverable.fetch_add(n, Relaxed);
+                        self.dispatch.queue.counters.undeliverable.fetch_add(n, Relaxed);
                         self.log(format_args!("shutdown deadline reached: {n} events not delivered ({why})"));
                         return;
                     }
-                    self.dispatch.counters.retries.fetch_add(1, Relaxed);
+                    self.dispatch.queue.counters.retries.fetch_add(1, Relaxed);
                     self.log(format_args!("{why}: retrying {n} events in {backoff:?}"));
                     // Parked, so shutdown can cut the wait short.
                     std::thread::park_timeout(backoff);
@@ -218,7 +223,7 @@ impl HttpSink {
         });
         match result {
             Ok((status, text)) => {
-                let counters = &self.dispatch.counters;
+                let counters = &self.dispatch.queue.counters;
                 match status {
                     200..=299 => {
                         counters.batches.fetch_add(1, Relaxed);
@@ -274,8 +279,8 @@ impl Sink for HttpSink {
         // separator (an upper bound of the body's real length).
         let mut bytes = 16;
         for e in events {
-            let Some(len) = body.push(e, &self.process, room) else {
-                self.dispatch.counters.rejected.fetch_add(1, Relaxed);
+            let Some(len) = body.push(e, &self.metadata, room) else {
+                self.dispatch.queue.counters.rejected.fetch_add(1, Relaxed);
                 continue;
             };
             // The event just rendered would break a cap: the body before it goes out, and it

@@ -41,14 +41,14 @@ pub trait RequestBuilderExt: Sized {
 
 impl RequestBuilderExt for ::reqwest::RequestBuilder {
     fn raceway_propagate(self) -> Self {
-        match crate::propagation_headers(std::iter::empty::<(String, String)>()) {
+        match crate::propagation::propagation_headers(std::iter::empty::<(String, String)>()) {
             Ok(headers) => with_headers(self, headers),
             Err(_) => self,
         }
     }
 
     fn try_raceway_propagate(self) -> Result<Self, Error> {
-        let headers = crate::propagation_headers(std::iter::empty::<(String, String)>())?;
+        let headers = crate::propagation::propagation_headers(std::iter::empty::<(String, String)>())?;
         Ok(with_headers(self, headers))
     }
 }

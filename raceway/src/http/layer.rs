@@ -191,7 +191,7 @@ where
         let inner = &mut self.inner;
         // The inner `call` runs in the request's task too: routers and handlers may do work there.
         let future = with_task(&mut state, move || {
-            crate::track_http_request(parts.method.as_str(), parts.uri.path());
+            crate::instrument::track::track_http_request(parts.method.as_str(), parts.uri.path());
             inner.call(Request::from_parts(parts, body))
         });
         match state {
@@ -221,8 +221,8 @@ where
         let out = unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx);
         if let Poll::Ready(result) = &out {
             match result {
-                Ok(resp) => crate::track_http_response(resp.status().as_u16(), this.start.elapsed()),
-                Err(_) => crate::track_error_with(
+                Ok(resp) => crate::instrument::track::track_http_response(resp.status().as_u16(), this.start.elapsed()),
+                Err(_) => crate::instrument::track::track_error_with(
                     "HttpServiceError",
                     format!("the service failed with a `{}`", std::any::type_name::<E>()),
                     Vec::new(),
@@ -288,7 +288,7 @@ mod tests {
         }
 
         fn call(&mut self, req: Request<()>) -> Self::Future {
-            crate::track_write("handled", &0, &1);
+            crate::instrument::track::track_write("handled", &0, &1);
             let trace = Context::current().map(|c| c.trace_id().simple()).unwrap_or_default();
             let mut resp = Response::new(format!("{}:{trace}", req.uri().path()));
             *resp.status_mut() = ::http::StatusCode::from_u16(self.0).unwrap();
@@ -306,7 +306,11 @@ mod tests {
 
     #[cfg(feature = "enabled")]
     /// Serves `req` under a test capture (which the request's trace inherits).
-    async fn serve(layer: &RacewayLayer, req: Request<()>, status: u16) -> (Response<String>, Vec<crate::Event>) {
+    async fn serve(
+        layer: &RacewayLayer,
+        req: Request<()>,
+        status: u16,
+    ) -> (Response<String>, Vec<crate::event::Event>) {
         let mut svc = layer.layer(Handler(status));
         let captured = crate::testing::capture_async(async move { svc.call(req).await.unwrap() }).await;
         (captured.output, captured.events)

@@ -1,0 +1,66 @@
+//! The report as JSON (for CI, and the `RACEWAY_REPORT_JSON` file).
+
+use super::{LockStep, RaceAccess, Report};
+use crate::event::location::Location;
+
+impl Report {
+    /// The report as JSON (for CI; also written to `RACEWAY_REPORT_JSON` at shutdown).
+    ///
+    /// ```
+    /// let json = raceway::Report::default().to_json();
+    /// assert!(json.contains("\"races\":[]"));
+    /// ```
+    pub fn to_json(&self) -> String {
+        self.to_json_value().to_string()
+    }
+
+    /// The report as a `serde_json::Value`.
+    pub fn to_json_value(&self) -> serde_json::Value {
+        use serde_json::json;
+        let loc = |l: &Location| json!({"file": l.file, "line": l.line, "column": l.column, "display": l.to_string()});
+        let access = |a: &RaceAccess| {
+            json!({
+                "location": loc(&a.location),
+                "thread_id": a.thread_id,
+                "access_type": a.access_type.as_str(),
+                "old_value": a.old_value,
+                "new_value": a.new_value,
+                "locks": a.locks,
+                "trace_id": a.trace_id.to_string(),
+                "event_id": a.event_id.to_string(),
+            })
+        };
+        let step = |s: &LockStep| {
+            json!({
+                "thread_id": s.thread_id,
+                "trace_id": s.trace_id.to_string(),
+                "held": s.held,
+                "held_at": loc(&s.held_at),
+                "acquired": s.acquired,
+                "acquired_at": loc(&s.acquired_at),
+            })
+        };
+        json!({
+            "summary": self.summary(),
+            "clean": self.is_clean(),
+            "events": self.events,
+            "accesses": self.accesses,
+            "variables": self.variables,
+            "unlisted": self.unlisted,
+            "forgotten": self.forgotten,
+            "races": self.races.iter().map(|r| json!({
+                "variable": r.variable,
+                "variables": r.variables,
+                "severity": r.severity.as_str(),
+                "count": r.count,
+                "first": access(&r.first),
+                "second": access(&r.second),
+            })).collect::<Vec<_>>(),
+            "deadlocks": self.deadlocks.iter().map(|d| json!({
+                "locks": d.locks,
+                "count": d.count,
+                "steps": d.steps.iter().map(step).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}

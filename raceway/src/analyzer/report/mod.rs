@@ -1,0 +1,245 @@
+//! The race report: what the analyzer found, grouped by code location, as data, text and JSON.
+//!
+//! A race that a loop hits a thousand times is one entry with a count: races are grouped by the
+//! pair of code locations of the two accesses and whether each wrote (the variables seen there
+//! are listed), deadlocks by
+//! their four acquisition sites. The number of groups is capped so that a program generating
+//! endless distinct sites cannot grow the report without bound; what is past the cap is counted.
+
+mod builder;
+#[cfg(feature = "enabled")]
+mod json;
+mod text;
+
+pub(crate) use builder::Builder;
+
+use crate::event::id::{TaskId, Uuid};
+use crate::event::location::Location;
+use crate::event::value::Value;
+use crate::event::AccessType;
+use text::plural;
+
+/// How serious a race is (the server's scale).
+///
+/// ```
+/// assert!(raceway::Severity::Critical < raceway::Severity::Warning); // sorts first
+/// assert_eq!(raceway::Severity::Warning.as_str(), "WARNING");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Severity {
+    /// Both accesses write (Write, AtomicWrite or AtomicRMW): an update can be lost.
+    Critical,
+    /// One reads, the other writes: the read may see either value.
+    Warning,
+}
+
+impl Severity {
+    /// `"CRITICAL"` or `"WARNING"`, as the server spells them.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "CRITICAL",
+            Severity::Warning => "WARNING",
+        }
+    }
+
+    fn of(a: AccessType, b: AccessType) -> Self {
+        if a.is_write() && b.is_write() {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        }
+    }
+}
+
+/// One side of a race.
+///
+/// ```
+/// let report = raceway::testing::capture(|| {
+///     let h = raceway::thread::spawn(|| raceway::track_write("x", &0, &1));
+///     raceway::track_write("x", &0, &2);
+///     h.join().unwrap();
+/// }).report;
+/// let race = &report.races[0];
+/// assert_eq!(race.first.access_type, raceway::AccessType::Write);
+/// assert!(race.first.thread_id.contains("-task-"));
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RaceAccess {
+    /// Where the access is in the source.
+    pub location: Location,
+    /// The logical task that made it.
+    pub task: TaskId,
+    /// That task's `thread_id`, as the server would show it.
+    pub thread_id: String,
+    /// Read, write, atomic...
+    pub access_type: AccessType,
+    /// Value before (null for reads).
+    pub old_value: Value,
+    /// Value after (the value seen, for reads).
+    pub new_value: Value,
+    /// Locks the task held at the access.
+    pub locks: Vec<String>,
+    /// The trace (request) the access belongs to.
+    pub trace_id: Uuid,
+    /// The access's event id.
+    pub event_id: Uuid,
+}
+
+/// A race: two accesses to one variable, from different tasks, at least one a write, with no
+/// happens-before between them and no lock protecting both.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Race {
+    /// The variable of the first occurrence.
+    pub variable: String,
+    /// Every variable this pair of code locations raced on (at most 16 listed).
+    pub variables: Vec<String>,
+    /// Critical for write/write, warning for read/write.
+    pub severity: Severity,
+    /// The access recorded first.
+    pub first: RaceAccess,
+    /// The access recorded second.
+    pub second: RaceAccess,
+    /// How many racing pairs were found at this pair of locations.
+    pub count: u64,
+}
+
+/// One task's step in a lock-order cycle: it held `held` and then took `acquired`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct LockStep {
+    /// The task.
+    pub task: TaskId,
+    /// Its `thread_id`.
+    pub thread_id: String,
+    /// Its trace.
+    pub trace_id: Uuid,
+    /// The lock it already held.
+    pub held: String,
+    /// Where it took that lock.
+    pub held_at: Location,
+    /// The lock it then took.
+    pub acquired: String,
+    /// Where it took it.
+    pub acquired_at: Location,
+}
+
+/// A potential deadlock: concurrent tasks took locks in orders that form a cycle. Most often two
+/// tasks took the same two locks in opposite orders (an inversion); cycles through up to four
+/// locks and tasks are found.
+///
+/// ```
+/// let captured = raceway::testing::capture(|| {
+///     use raceway::{track_lock_acquire as acq, track_lock_release as rel, LockKind::Mutex};
+///     let h = raceway::thread::spawn(|| { acq("a", Mutex); acq("b", Mutex); rel("b", Mutex); rel("a", Mutex); });
+///     acq("b", Mutex); acq("a", Mutex); rel("a", Mutex); rel("b", Mutex);
+///     h.join().unwrap();
+/// });
+/// let d = &captured.report.deadlocks[0];
+/// assert_eq!(d.steps.len(), 2);
+/// assert_eq!(d.steps[0].acquired, d.steps[1].held, "each step waits on the next one's lock");
+/// assert_eq!(d.steps[1].acquired, d.steps[0].held);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Deadlock {
+    /// The locks of the cycle, in order: step `i` holds `locks[i]` and takes `locks[i + 1]`.
+    pub locks: Vec<String>,
+    /// One step per task, in cycle order (for an inversion: the order recorded first, then the
+    /// opposite one).
+    pub steps: Vec<LockStep>,
+    /// How many times this cycle of code sites was seen.
+    pub count: u64,
+}
+
+/// What the embedded analyzer found. Printed at shutdown, returned by [`crate::report`] and by
+/// test captures.
+///
+/// ```
+/// let captured = raceway::testing::capture(|| {
+///     let h = raceway::thread::spawn(|| raceway::track_write("counter", &0, &1));
+///     raceway::track_read("counter", &0);
+///     h.join().unwrap();
+/// });
+/// let report = &captured.report;
+/// assert_eq!(report.races.len(), 1);
+/// assert_eq!(report.races[0].severity, raceway::Severity::Warning);
+/// assert!(report.summary().contains("1 race"));
+/// println!("{report}"); // the text printed at shutdown
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Report {
+    /// Races, critical first, then in order of discovery.
+    pub races: Vec<Race>,
+    /// Lock-order inversions.
+    pub deadlocks: Vec<Deadlock>,
+    /// Events analysed.
+    pub events: u64,
+    /// Shared-variable accesses analysed.
+    pub accesses: u64,
+    /// Distinct variables seen.
+    pub variables: u64,
+    /// Racing pairs not listed because the report reached its cap of distinct location pairs.
+    pub unlisted: u64,
+    /// Accesses forgotten because more than 128 concurrent, never-joined tasks read (or wrote)
+    /// one variable; a race with a forgotten access can be missed.
+    pub forgotten: u64,
+}
+
+impl Report {
+    /// True when no race and no lock-order inversion was found.
+    pub fn is_clean(&self) -> bool {
+        self.races.is_empty() && self.deadlocks.is_empty() && self.unlisted == 0
+    }
+
+    /// The races involving `variable`.
+    ///
+    /// ```
+    /// let report = raceway::Report::default();
+    /// assert_eq!(report.races_on("x").count(), 0);
+    /// ```
+    pub fn races_on<'a>(&'a self, variable: &'a str) -> impl Iterator<Item = &'a Race> + 'a {
+        self.races.iter().filter(move |r| r.variable == variable || r.variables.iter().any(|v| v == variable))
+    }
+
+    /// One line: what was found, in how many events.
+    ///
+    /// ```
+    /// assert!(raceway::Report::default().summary().starts_with("no races"));
+    /// ```
+    pub fn summary(&self) -> String {
+        let scope = format!(
+            "{} events ({} accesses to {} variable{})",
+            self.events,
+            self.accesses,
+            self.variables,
+            plural(self.variables as usize)
+        );
+        let forgotten = if self.forgotten > 0 {
+            format!(
+                "; {} accesses forgotten to bound memory (more than 128 unjoined tasks on one variable)",
+                self.forgotten
+            )
+        } else {
+            String::new()
+        };
+        if self.is_clean() {
+            return format!("no races or lock-order inversions found in {scope}{forgotten}");
+        }
+        let critical = self.races.iter().filter(|r| r.severity == Severity::Critical).count();
+        let warning = self.races.len() - critical;
+        let races = if self.races.is_empty() {
+            "no races".to_owned()
+        } else {
+            format!("{} race{} ({critical} critical, {warning} warning)", self.races.len(), plural(self.races.len()))
+        };
+        let mut s =
+            format!("{races}, {} potential deadlock{} in {scope}", self.deadlocks.len(), plural(self.deadlocks.len()),);
+        if self.unlisted > 0 {
+            s.push_str(&format!("; {} more racing pairs not listed", self.unlisted));
+        }
+        s + &forgotten
+    }
+}

@@ -1,0 +1,121 @@
+//! The report as text: the block per finding printed at shutdown, and the one-line summary.
+
+use super::{Race, RaceAccess, Report};
+use crate::event::value::Value;
+use std::fmt;
+
+pub(super) fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+#[cfg(feature = "enabled")]
+fn show(v: &Value) -> String {
+    v.to_string()
+}
+
+#[cfg(not(feature = "enabled"))]
+fn show(_: &Value) -> String {
+    String::new()
+}
+
+fn kinds(r: &Race) -> &'static str {
+    match (r.first.access_type.is_write(), r.second.access_type.is_write()) {
+        (true, true) => "write/write",
+        (true, false) => "write/read",
+        _ => "read/write",
+    }
+}
+
+/// Two lines for one side of a race: what and where, then who, under which locks, with which value.
+fn describe(f: &mut fmt::Formatter<'_>, label: &str, a: &RaceAccess, with_trace: bool) -> fmt::Result {
+    let value = if a.access_type.is_write() {
+        match show(&a.old_value).as_str() {
+            "" | "null" => format!("wrote {}", show(&a.new_value)),
+            old => format!("{old} -> {}", show(&a.new_value)),
+        }
+    } else {
+        format!("read {}", show(&a.new_value))
+    };
+    let locks = if a.locks.is_empty() { "no lock held".to_owned() } else { format!("holding {}", a.locks.join(", ")) };
+    writeln!(f, "  {label:<8}{} at {}", a.access_type.as_str(), a.location)?;
+    write!(f, "          task {}, {locks}, {value}", a.thread_id)?;
+    if with_trace {
+        write!(f, ", trace {}", a.trace_id)?;
+    }
+    writeln!(f)
+}
+
+/// The full text printed at shutdown: one block per race and per deadlock, then the summary.
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_clean() {
+            return writeln!(f, "[raceway] {}", self.summary());
+        }
+        writeln!(f, "[raceway] race report")?;
+        for (i, r) in self.races.iter().enumerate() {
+            writeln!(f)?;
+            let times = if r.count == 1 { "once".to_owned() } else { format!("{} times", r.count) };
+            writeln!(f, "race #{}: {} {} on `{}` (seen {times})", i + 1, r.severity.as_str(), kinds(r), r.variable)?;
+            let same_trace = r.first.trace_id == r.second.trace_id;
+            describe(f, "first:", &r.first, !same_trace)?;
+            describe(f, "second:", &r.second, !same_trace)?;
+            if same_trace {
+                writeln!(f, "  trace:  {}", r.first.trace_id)?;
+            }
+            writeln!(
+                f,
+                "  why:    no spawn/join orders the two tasks{}, and no common lock protects both accesses",
+                if same_trace { "" } else { " (two traces: concurrent requests)" }
+            )?;
+            if r.variables.len() > 1 {
+                writeln!(f, "  also on: {}", r.variables[1..].join(", "))?;
+            }
+        }
+        for (i, d) in self.deadlocks.iter().enumerate() {
+            writeln!(f)?;
+            let times = if d.count == 1 { "once".to_owned() } else { format!("{} times", d.count) };
+            let names: Vec<String> = d.locks.iter().map(|l| format!("`{l}`")).collect();
+            let what = match names.as_slice() {
+                [a, b] => format!("lock-order inversion between {a} and {b}"),
+                [init @ .., last] => format!("lock-order cycle through {} and {last}", init.join(", ")),
+                [] => "lock-order cycle".to_owned(),
+            };
+            writeln!(f, "deadlock #{}: {what} (seen {times})", i + 1)?;
+            let same_trace = d.steps.iter().all(|s| s.trace_id == d.steps[0].trace_id);
+            const LABELS: [&str; 4] = ["first:", "second:", "third:", "fourth:"];
+            for (n, s) in d.steps.iter().enumerate() {
+                // Nested lock calls often share a line: then the columns tell the two sites apart.
+                let (held_at, acquired_at) =
+                    if s.held_at.file == s.acquired_at.file && s.held_at.line == s.acquired_at.line {
+                        (
+                            format!("{}:{}", s.held_at, s.held_at.column),
+                            format!("{}:{}", s.acquired_at, s.acquired_at.column),
+                        )
+                    } else {
+                        (s.held_at.to_string(), s.acquired_at.to_string())
+                    };
+                let label = LABELS.get(n).copied().unwrap_or("next:");
+                write!(
+                    f,
+                    "  {label:<8}task {} took `{}` at {held_at}, then `{}` at {acquired_at}",
+                    s.thread_id, s.held, s.acquired
+                )?;
+                if !same_trace {
+                    write!(f, ", trace {}", s.trace_id)?;
+                }
+                writeln!(f)?;
+            }
+            if let (true, Some(s)) = (same_trace, d.steps.first()) {
+                writeln!(f, "  trace:  {}", s.trace_id)?;
+            }
+            let other = if d.steps.len() == 2 { "the other's" } else { "the next task's" };
+            writeln!(f, "  why:    each task can hold its first lock while waiting for {other}")?;
+        }
+        writeln!(f)?;
+        writeln!(f, "[raceway] {}", self.summary())
+    }
+}

@@ -1,0 +1,54 @@
+//! The state of one logical task ([`TaskState`]) and of the trace it belongs to ([`Trace`]).
+
+use super::Context;
+use crate::event::clock::Clock;
+use crate::event::id::{TaskId, Uuid};
+use crate::event::Span;
+use std::sync::{Arc, Mutex};
+
+/// Data shared by all tasks of one trace context (one request, one `Context::new()`).
+#[derive(Debug)]
+pub(crate) struct Trace {
+    pub id: Uuid,
+    pub span: Option<Span>,
+    /// When set (by `raceway::testing`), events go to this buffer instead of the exporter.
+    pub capture: Option<Arc<Capture>>,
+}
+
+/// A scoped buffer of events (test captures).
+#[derive(Debug, Default)]
+pub(crate) struct Capture {
+    pub events: Mutex<Vec<crate::event::Event>>,
+}
+
+/// The state of one running logical task.
+#[derive(Debug)]
+pub(crate) struct TaskState {
+    pub trace: Arc<Trace>,
+    pub task: TaskId,
+    /// The last event this task recorded: the parent of its next one.
+    pub last: Option<Uuid>,
+    pub clock: Clock,
+}
+
+impl TaskState {
+    /// A new task in `trace`, whose first event descends from `parent`, inheriting `clock`.
+    pub(crate) fn fork(trace: Arc<Trace>, parent: Option<Uuid>, clock: Option<&Clock>) -> Self {
+        let task = TaskId::next();
+        let clock = match clock {
+            Some(c) => c.fork(task),
+            None => Clock::new(task),
+        };
+        TaskState { trace, task, last: parent, clock }
+    }
+
+    /// A new task in a new trace.
+    pub(crate) fn root() -> Self {
+        let trace = Arc::new(Trace { id: Uuid::new_v4(), span: None, capture: None });
+        Self::fork(trace, None, None)
+    }
+
+    pub(crate) fn snapshot(&self) -> Context {
+        Context { trace: self.trace.clone(), parent: self.last, clock: Some(self.clock.clone()) }
+    }
+}

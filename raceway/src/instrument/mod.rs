@@ -1,0 +1,21 @@
+//! What user code calls: the manual tracking API, task spawning, `Tracked` cells and tracked
+//! locks. Everything here turns a call into an event through [`crate::record`] and never names a
+//! consumer (exporter, analyzer).
+//!
+//! | file | what |
+//! |---|---|
+//! | `track.rs` | the Go SDK's `Track*` calls: state changes, HTTP, locks, errors, custom, database |
+//! | `function.rs` | function calls: `FunctionGuard` (the runtime of `#[traced]`), `start_function`, ... |
+//! | `task.rs` | [`spawn`](crate::spawn), [`fork`](crate::fork), [`thread::spawn`](crate::thread::spawn): tasks and joins |
+//! | `tracked.rs` | [`Tracked<T>`](crate::Tracked): a cell whose reads and writes are recorded |
+//! | `traced.rs` | the runtime of `#[traced]`: argument capture, [`TracedFuture`](traced::TracedFuture) |
+//! | `shared.rs` | the runtime of `#[shared]`: instance names, tracked fields |
+//! | `locks/` | `lock!`, `LockGuard`, `TrackedMutex`/`TrackedRwLock`, `HeldLock` |
+
+pub(crate) mod function;
+pub(crate) mod locks;
+pub(crate) mod shared;
+pub(crate) mod task;
+pub(crate) mod traced;
+pub(crate) mod track;
+pub(crate) mod tracked;

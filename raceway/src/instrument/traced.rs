@@ -1,0 +1,246 @@
+//! The runtime of `#[traced]`: argument capture by autoref specialisation, the call record, and
+//! [`TracedFuture`] for `async fn`s.
+//!
+//! Argument capture uses autoref specialisation so that annotating a function never requires
+//! changing its argument types: `(&&&Arg(&x)).__raceway_value()` resolves, at the call site, to
+//! the first of `Serialize` (JSON), `Debug` (its text) or neither (the type's name) that the
+//! argument's type implements. In generic code the bounds in scope decide.
+
+use super::function::FunctionGuard;
+use crate::context::{with_task, TaskState};
+use crate::event::id::TaskId;
+use crate::event::location::Location;
+use crate::event::name::Name;
+use crate::event::value::{self, Value};
+use crate::event::EventKind;
+use crate::record::record;
+use crate::stage::switch::enabled;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+/// A borrowed value waiting for the capture method chosen by autoref.
+pub struct Arg<'a, T: ?Sized>(pub &'a T);
+
+/// First choice: the value's `Serialize` form, as JSON.
+pub trait ViaSerialize {
+    /// The captured value.
+    fn __raceway_value(&self) -> Value;
+}
+
+impl<T: serde::Serialize + ?Sized> ViaSerialize for &&Arg<'_, T> {
+    fn __raceway_value(&self) -> Value {
+        value::capture(self.0)
+    }
+}
+
+/// Second choice: the value's `Debug` text.
+pub trait ViaDebug {
+    /// The captured value.
+    fn __raceway_value(&self) -> Value;
+}
+
+impl<T: std::fmt::Debug + ?Sized> ViaDebug for &Arg<'_, T> {
+    fn __raceway_value(&self) -> Value {
+        value::from_debug(self.0)
+    }
+}
+
+/// Last resort: the value's type name.
+pub trait ViaTypeName {
+    /// The captured value.
+    fn __raceway_value(&self) -> Value;
+}
+
+impl<T: ?Sized> ViaTypeName for Arg<'_, T> {
+    fn __raceway_value(&self) -> Value {
+        value::from_type_name(std::any::type_name::<T>())
+    }
+}
+
+/// A value that can only be named by its type (opaque `impl Trait` return values).
+pub fn type_name_of<T: ?Sized>(_: &T) -> Value {
+    value::from_type_name(std::any::type_name::<T>())
+}
+
+/// The `args` object of a `FunctionCall`, from `(field, value)` pairs in declaration order.
+#[cfg(feature = "enabled")]
+#[inline]
+pub fn args<const N: usize>(fields: [(&'static str, Value); N]) -> Value {
+    if N == 0 {
+        // `skip_all` and argument-less functions: the empty object without building a map.
+        return Value::Object(serde_json::Map::new());
+    }
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// The `args` object of a `FunctionCall` (instrumentation compiled out: null).
+#[cfg(not(feature = "enabled"))]
+pub fn args<const N: usize>(_: [(&'static str, Value); N]) -> Value {
+    Value::Null
+}
+
+/// A function call about to be recorded: what `#[traced]` knows at compile time plus the captured
+/// arguments. Built only when [`enabled`] is true.
+pub struct Call {
+    name: &'static str,
+    module: &'static str,
+    location: Location,
+    args: Value,
+}
+
+impl Call {
+    /// Captures the arguments (unless `Config::capture_args` is off) and describes the call.
+    #[inline]
+    pub fn new(name: &'static str, module: &'static str, location: Location, args: impl FnOnce() -> Value) -> Self {
+        let args = if crate::config::capture_args() { args() } else { value::null() };
+        Call { name, module, location, args }
+    }
+
+    /// The call when the SDK is recording, else `None` (nothing captured).
+    #[inline]
+    pub fn if_enabled(
+        name: &'static str,
+        module: &'static str,
+        location: Location,
+        args: impl FnOnce() -> Value,
+    ) -> Option<Self> {
+        enabled().then(|| Self::new(name, module, location, args))
+    }
+
+    /// Records the `FunctionCall` on the running task; the guard records the end.
+    #[inline]
+    pub fn enter(self) -> FunctionGuard {
+        FunctionGuard::enter(Name::from_static(self.name), self.module, self.location, self.args)
+    }
+}
+
+/// Entry of a synchronous `#[traced]` function: records the call now, the end when the guard drops.
+#[inline]
+pub fn enter(
+    name: &'static str,
+    module: &'static str,
+    location: Location,
+    args: impl FnOnce() -> Value,
+) -> FunctionGuard {
+    if !enabled() {
+        return FunctionGuard::disabled();
+    }
+    Call::new(name, module, location, args).enter()
+}
+
+/// Runs the body of a `#[traced(ret/err)]` function. Taking an `FnOnce` makes the closure
+/// `FnOnce`, so a body may return borrows of what it captured (`&mut self.field`), which an
+/// immediately called `FnMut` closure could not.
+#[inline(always)]
+pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
+/// Records an `Error` event for an `Err` returned by a `#[traced(err)]` function: the error's
+/// type, its `Display`, and the function's location as the stack.
+pub fn record_error<E: std::fmt::Display + ?Sized>(error: &E, location: Location) {
+    if !enabled() {
+        return;
+    }
+    let message = value::truncate_str(&error.to_string(), crate::config::max_value_bytes());
+    record(
+        EventKind::Error {
+            error_type: Name::from_static(std::any::type_name::<E>()),
+            message,
+            stack_trace: vec![location.to_string()],
+        },
+        None,
+    );
+}
+
+/// What a `#[traced]` future does with its output before the end is recorded (`ret`, `err`).
+pub type OnReturn<T> = fn(&T, &mut FunctionGuard);
+
+/// Does nothing with the output (no `ret`, no `err`).
+pub fn ignore_return<T>(_: &T, _: &mut FunctionGuard) {}
+
+/// Wraps the future of an `async fn` (or an `async move` block returned by a `#[traced]`
+/// function): the whole future is the call.
+#[inline]
+pub fn traced<F: Future>(call: Option<Call>, future: F, on_return: OnReturn<F::Output>) -> TracedFuture<F> {
+    TracedFuture { inner: future, call, guard: None, own: None, entered: None, on_return }
+}
+
+/// The future of a `#[traced]` async function.
+///
+/// At its first poll it records the `FunctionCall` on the running task; when no task is running
+/// (a future polled by a bare executor), it starts a new trace and runs as that trace's task for
+/// its whole life, so its events never land in a worker thread's shared identity. The end is
+/// recorded when the inner future completes, when a poll panics, or when the future is dropped
+/// early (cancelled) while its task is running.
+#[must_use = "futures do nothing unless polled"]
+pub struct TracedFuture<F: Future> {
+    inner: F,
+    call: Option<Call>,
+    guard: Option<FunctionGuard>,
+    /// The task this future started because nothing was running at its first poll.
+    own: Option<TaskState>,
+    /// The task the call was recorded on.
+    entered: Option<TaskId>,
+    on_return: OnReturn<F::Output>,
+}
+
+/// Records the function's end when a poll unwinds, while the task is still installed.
+struct EndOnUnwind<'a>(&'a mut Option<FunctionGuard>);
+
+impl Drop for EndOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            drop(self.0.take());
+        }
+    }
+}
+
+impl<F: Future> Future for TracedFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `inner` is structurally pinned: it is never moved out of `self` and is dropped
+        // in place. The other fields are not pinned and are only accessed by `&mut`.
+        let this = unsafe { self.get_unchecked_mut() };
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        if let Some(call) = this.call.take() {
+            if enabled() && crate::context::Context::current_task().is_none() {
+                this.own = Some(TaskState::root());
+            }
+            with_task(&mut this.own, || {
+                this.guard = Some(call.enter());
+                this.entered = crate::context::Context::current_task();
+            });
+        }
+        let guard = &mut this.guard;
+        let on_return = this.on_return;
+        with_task(&mut this.own, move || {
+            let end = EndOnUnwind(guard);
+            let out = inner.poll(cx);
+            if let Poll::Ready(out) = &out {
+                if let Some(mut g) = end.0.take() {
+                    on_return(out, &mut g);
+                }
+            }
+            out
+        })
+    }
+}
+
+impl<F: Future> Drop for TracedFuture<F> {
+    fn drop(&mut self) {
+        let Some(guard) = self.guard.take() else { return };
+        if self.own.is_some() {
+            with_task(&mut self.own, move || drop(guard));
+        } else if crate::context::Context::current_task() == self.entered {
+            drop(guard);
+        } else {
+            // Dropped outside its task (e.g. an aborted task): recording here would attach the end
+            // to an unrelated task. The guard of a macro holds no heap data, so forgetting it
+            // leaks nothing.
+            std::mem::forget(guard);
+        }
+    }
+}

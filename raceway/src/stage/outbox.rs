@@ -1,0 +1,106 @@
+//! A recording thread's side of the stage: its staging buffer and its unspent budget, refreshed
+//! when the installed dispatch changes.
+
+use super::dispatch::{self, Dispatch};
+use super::queue::CHUNK;
+use super::staging::Staging;
+use crate::event::id::Uuid;
+use crate::event::Event;
+use std::sync::Arc;
+
+/// A thread's link to the installed dispatch: its staging buffer and its unspent budget.
+pub(crate) struct Outbox {
+    generation: u64,
+    dispatch: Arc<Dispatch>,
+    staging: Arc<Staging>,
+    /// Events this thread may still stage without asking the dispatch.
+    credit: usize,
+    /// Whether something may be staged (saves taking the lock at hand-over points when not).
+    dirty: bool,
+}
+
+impl Outbox {
+    /// This thread's outbox for the installed dispatch, refreshed after `init`/`shutdown`.
+    #[inline]
+    pub(crate) fn current(slot: &mut Option<Outbox>) -> Option<&mut Outbox> {
+        let generation = dispatch::generation();
+        if !matches!(slot, Some(o) if o.generation == generation) {
+            // Dropping the old outbox hands its events and budget back to the old dispatch.
+            *slot = dispatch::current().map(|d| Outbox::new(generation, d));
+        }
+        slot.as_mut()
+    }
+
+    fn new(generation: u64, dispatch: Arc<Dispatch>) -> Self {
+        let staging = Arc::new(Staging::default());
+        dispatch.register(staging.clone());
+        Outbox { generation, dispatch, staging, credit: 0, dirty: false }
+    }
+
+    /// Takes one event's worth of budget; false (and the drop counted) when the dispatch is full.
+    #[inline(always)]
+    pub(crate) fn take_credit(&mut self) -> bool {
+        if self.credit == 0 {
+            self.credit = self.dispatch.queue.reserve();
+            if self.credit == 0 {
+                self.dispatch.queue.count_dropped();
+                return false;
+            }
+        }
+        self.credit -= 1;
+        true
+    }
+
+    /// Stages the event `make` builds (paid for by [`Outbox::take_credit`]), built directly in
+    /// the buffer; a full buffer goes to the exporter. Returns the event's id and timestamp.
+    #[inline(always)]
+    pub(crate) fn stage(&mut self, make: impl FnOnce() -> Event) -> (Uuid, u64) {
+        let mut events = self.staging.lock();
+        if events.len() == events.capacity() {
+            // A few slots first (a quiet thread stays small), then room for the whole chunk at
+            // once rather than by doubling, which would copy the events staged so far each time.
+            let more = if events.capacity() == 0 { 8 } else { CHUNK.saturating_sub(events.len()).max(1) };
+            events.reserve_exact(more);
+        }
+        // Written straight into the buffer's free slot: `push(make())` would build the ~260-byte
+        // event on the stack first and copy it.
+        let len = events.len();
+        let staged = match events.spare_capacity_mut().first_mut() {
+            Some(slot) => {
+                let event = slot.write(make());
+                let staged = (event.id, event.timestamp_ns);
+                // SAFETY: the slot at `len` was just initialised, and is within the capacity.
+                unsafe { events.set_len(len + 1) };
+                staged
+            }
+            None => return (Uuid::from_u128(0), 0), // unreachable: capacity reserved above
+        };
+        if events.len() >= CHUNK {
+            let chunk = std::mem::replace(&mut *events, self.dispatch.queue.spare_chunk(CHUNK));
+            self.dispatch.queue.enqueue(chunk);
+        }
+        self.dirty = true;
+        staged
+    }
+
+    /// Hands every staged event to the exporter and returns the unspent budget. Called wherever
+    /// an event id or a task state may leave this thread (see the module docs).
+    pub(crate) fn publish(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        self.staging.hand_over(&self.dispatch.queue);
+        if self.credit > 0 {
+            self.dispatch.queue.release(self.credit);
+            self.credit = 0;
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.dirty = true;
+        self.publish();
+    }
+}

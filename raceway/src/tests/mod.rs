@@ -1,0 +1,12 @@
+//! Crate-internal tests that run the whole pipeline (record → context → stage → analyzer or
+//! wire) and so import across stages. Nothing imports this module, which is why it may: the
+//! module-graph check (`tests/module_graph.rs` at the workspace root) lets it, and only it,
+//! reach every stage. Tests of one stage alone live beside its code.
+
+// Recording needs the `enabled` feature.
+#[cfg(feature = "enabled")]
+mod analyzer;
+#[cfg(feature = "enabled")]
+mod propagation;
+#[cfg(feature = "enabled")]
+mod wire;
