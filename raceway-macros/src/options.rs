@@ -137,6 +137,21 @@ impl Attr {
         out
     }
 
+    /// The tokens of `#[name(..)]`; `#[name]` and `#[name = ..]` have no option list and are
+    /// reported (used for field attributes, whose attribute the macro reads itself).
+    pub(crate) fn tokens_of(&self, attr: &syn::Attribute, errors: &mut Errors) -> Option<TokenStream> {
+        match &attr.meta {
+            syn::Meta::List(list) => Some(list.tokens.clone()),
+            _ => {
+                errors.spanned(
+                    attr,
+                    format!("expected `#[{}(..)]`: {} accepts {}", self.macro_name, self.title, self.accepted()),
+                );
+                None
+            }
+        }
+    }
+
     /// Parses one option, up to (not including) the comma after it. Returns its name when it is
     /// complete and what follows it is still to be checked, `None` when everything up to the
     /// next comma has been consumed (and any problem reported).
@@ -387,5 +402,14 @@ mod tests {
         assert_eq!(opts.len(), 1);
         let messages: Vec<_> = errors.finish().unwrap_err().into_iter().map(|e| e.to_string()).collect();
         assert_eq!(messages, ["duplicate option `key`"]);
+    }
+
+    #[test]
+    fn an_attribute_without_a_list() {
+        let mut errors = Errors::default();
+        let attr: syn::Attribute = syn::parse_quote!(#[here]);
+        assert!(THERE.tokens_of(&attr, &mut errors).is_none());
+        let messages: Vec<_> = errors.finish().unwrap_err().into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(messages, ["expected `#[here(..)]`: #[here] on a part accepts `key`"]);
     }
 }
