@@ -2,7 +2,9 @@
 //! `raceway` (`#[raceway::traced]`, `#[raceway::shared]`), which documents them; `lock!` is a
 //! `macro_rules!` macro of `raceway` itself.
 //!
-//! Layout, one file per stage: `*/attr.rs` parses the attribute's options, `*/valid.rs` checks
+//! Layout, one file per stage: `*/attr.rs` parses the attribute's options (the list itself with
+//! `options.rs`, one parser for every attribute so that a mistake reads the same on all of them;
+//! `attr.rs` gives the table of accepted options and reads their values), `*/valid.rs` checks
 //! their meaning against the item (every problem is reported, each at its own token),
 //! `*/expand.rs` generates the code, and `fallback.rs` turns errors into `compile_error!`s next to
 //! the unchanged item, so the user sees the macro's error and not a cascade of follow-ups.
@@ -14,6 +16,7 @@
 extern crate proc_macro;
 
 mod fallback;
+mod options;
 mod shared;
 mod traced;
 mod types;

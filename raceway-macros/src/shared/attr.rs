@@ -1,10 +1,29 @@
 //! Options of `#[shared(...)]` on the struct (`name = "Label"`, `constructor = "new"`) and of
-//! `#[shared(key)]` / `#[shared(skip)]` on its fields.
+//! `#[shared(key)]` / `#[shared(skip)]` on its fields. Both lists are parsed by
+//! `crate::options`, as `#[traced]`'s is, so a mistake reads the same on every attribute; the
+//! two tables name each other, so that a field option written on the struct (or the reverse) is
+//! told where it belongs.
 
 use crate::fallback::Errors;
+use crate::options::{flag, string, Attr, Value};
 use proc_macro2::TokenStream;
-use syn::parse::{ParseStream, Parser};
-use syn::{Attribute, FieldsNamed, Ident, LitStr, Token};
+use syn::{Attribute, FieldsNamed, Ident, LitStr};
+
+static STRUCT: Attr = Attr {
+    title: "#[shared]",
+    macro_name: "shared",
+    place: "the struct",
+    accepts: &[string("name"), string("constructor")],
+    elsewhere: Some(&FIELD),
+};
+
+static FIELD: Attr = Attr {
+    title: "#[shared] on a field",
+    macro_name: "shared",
+    place: "a field",
+    accepts: &[flag("key"), flag("skip")],
+    elsewhere: Some(&STRUCT),
+};
 
 #[derive(Default)]
 pub(crate) struct StructOptions {
@@ -14,39 +33,21 @@ pub(crate) struct StructOptions {
     pub constructor: Option<Ident>,
 }
 
-pub(crate) fn parse_struct_options(args: TokenStream) -> syn::Result<StructOptions> {
+/// The struct's options that were well written; every problem goes to `errors`, so that the
+/// fields are still checked.
+pub(crate) fn parse_struct_options(args: TokenStream, errors: &mut Errors) -> StructOptions {
     let mut options = StructOptions::default();
-    let mut errors = Errors::default();
-    let parser = |input: ParseStream| {
-        while !input.is_empty() {
-            let key: Ident = input.parse()?;
-            input.parse::<Token![=]>()?;
-            let value: LitStr = input.parse()?;
-            match key.to_string().as_str() {
-                "name" if options.name.is_some() => errors.spanned(&key, "duplicate option `name`"),
-                "name" => options.name = Some(value),
-                "constructor" if options.constructor.is_some() => {
-                    errors.spanned(&key, "duplicate option `constructor`")
-                }
-                "constructor" => match value.parse::<Ident>() {
-                    Ok(ident) => options.constructor = Some(ident),
-                    Err(_) => errors.spanned(&value, "`constructor` must name a function, e.g. \"open\""),
-                },
-                other => errors.spanned(
-                    &key,
-                    format!("unknown option `{other}`: #[shared] accepts `name = \"..\"` and `constructor = \"..\"`"),
-                ),
-            }
-            if input.is_empty() {
-                break;
-            }
-            input.parse::<Token![,]>()?;
+    for opt in STRUCT.parse(args, errors) {
+        match (opt.name().as_str(), opt.value) {
+            ("name", Value::Str(lit)) => options.name = Some(lit),
+            ("constructor", Value::Str(lit)) => match lit.parse::<Ident>() {
+                Ok(ident) => options.constructor = Some(ident),
+                Err(_) => errors.spanned(&lit, "`constructor` must name a function, e.g. \"open\""),
+            },
+            _ => unreachable!("options::parse returns only the options of STRUCT, each in its form"),
         }
-        Ok(())
-    };
-    parser.parse2(args)?;
-    errors.finish()?;
-    Ok(options)
+    }
+    options
 }
 
 /// How a field takes part.
@@ -72,38 +73,30 @@ pub(crate) fn parse_fields(fields: &FieldsNamed, errors: &mut Errors) -> Vec<Fie
         .named
         .iter()
         .map(|field| {
+            let (shared, attrs): (Vec<&Attribute>, Vec<&Attribute>) =
+                field.attrs.iter().partition(|a| a.path().is_ident("shared"));
+            let lists: Vec<TokenStream> = shared.iter().filter_map(|a| FIELD.tokens_of(a, errors)).collect();
             let mut role = Role::Tracked;
-            let mut attrs = Vec::new();
-            for attr in &field.attrs {
-                if !attr.path().is_ident("shared") {
-                    attrs.push(attr.clone());
+            for opt in FIELD.parse_all(lists, errors) {
+                let wanted = match opt.name().as_str() {
+                    "key" => Role::Key,
+                    "skip" => Role::Skip,
+                    _ => unreachable!("options::parse returns only the options of FIELD"),
+                };
+                if role != Role::Tracked {
+                    errors.spanned(&opt.key, "a field is either the key or skipped, not both");
                     continue;
                 }
-                let result = attr.parse_nested_meta(|meta| {
-                    let wanted = if meta.path.is_ident("key") {
-                        Role::Key
-                    } else if meta.path.is_ident("skip") {
-                        Role::Skip
-                    } else {
-                        return Err(meta.error("unknown field option: use `#[shared(key)]` or `#[shared(skip)]`"));
-                    };
-                    if role != Role::Tracked {
-                        return Err(meta.error("a field is either the key or skipped, not both"));
+                if wanted == Role::Key {
+                    if key_seen {
+                        errors.spanned(&opt.key, "only one field can be the key");
+                        continue;
                     }
-                    if wanted == Role::Key {
-                        if key_seen {
-                            return Err(meta.error("only one field can be the key"));
-                        }
-                        key_seen = true;
-                    }
-                    role = wanted;
-                    Ok(())
-                });
-                if let Err(e) = result {
-                    errors.push(e);
+                    key_seen = true;
                 }
+                role = wanted;
             }
-            FieldInfo { role, attrs }
+            FieldInfo { role, attrs: attrs.into_iter().cloned().collect() }
         })
         .collect()
 }

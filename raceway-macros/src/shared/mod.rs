@@ -10,13 +10,7 @@ use syn::{Fields, ItemStruct};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let options = match attr::parse_struct_options(args) {
-        Ok(o) => o,
-        Err(e) => {
-            errors.push(e);
-            attr::StructOptions::default()
-        }
-    };
+    let options = attr::parse_struct_options(args, &mut errors);
     let item_struct = match syn::parse2::<ItemStruct>(item.clone()) {
         Ok(s) => s,
         Err(_) => {

@@ -1,11 +1,22 @@
 //! The options of `#[traced(...)]`: `name = "..."`, `skip(a, b)`, `skip_all`, `err`, `ret`,
-//! `fields(key = expr, "dotted.key" = expr, ident)`. Unknown and duplicate options are errors at
-//! their own token; every problem in the list is reported.
+//! `fields(key = expr, "dotted.key" = expr, ident)`. The list itself is parsed by
+//! `crate::options` (shared with `#[shared]`, so a mistake reads the same on both); this file
+//! gives the table and reads the contents of `skip(..)` and `fields(..)`.
 
 use crate::fallback::Errors;
+use crate::options::{self, flag, list, string, Attr, Opt, Value};
 use proc_macro2::{Span, TokenStream};
-use syn::parse::{ParseStream, Parser};
+use syn::ext::IdentExt;
+use syn::parse::ParseStream;
 use syn::{Expr, Ident, LitStr, Token};
+
+static TRACED: Attr = Attr {
+    title: "#[traced]",
+    macro_name: "traced",
+    place: "a function",
+    accepts: &[string("name"), list("skip"), flag("skip_all"), flag("err"), flag("ret"), list("fields").repeats()],
+    elsewhere: None,
+};
 
 #[derive(Default)]
 pub(crate) struct Options {
@@ -26,92 +37,43 @@ pub(crate) struct Field {
     pub value: Expr,
 }
 
-pub(crate) fn parse(args: TokenStream) -> syn::Result<Options> {
+/// The options that were well written; every problem goes to `errors`, so that the function is
+/// still checked against the rest.
+pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
     let mut options = Options::default();
-    let mut errors = Errors::default();
-    let parser = |input: ParseStream| {
-        while !input.is_empty() {
-            let key: Ident = input.call(syn::ext::IdentExt::parse_any)?;
-            let k = key.to_string();
-            match k.as_str() {
-                "name" => {
-                    input.parse::<Token![=]>()?;
-                    let lit: LitStr = input.parse()?;
-                    set(&mut errors, &mut options.name, &key, lit);
+    for opt in TRACED.parse(args, errors) {
+        let name = opt.name();
+        let Opt { key, value } = opt;
+        match (name.as_str(), value) {
+            ("name", Value::Str(lit)) => options.name = Some(lit),
+            ("skip", Value::List(group)) => {
+                match options::parse_list(&group, |content| content.parse_terminated(Ident::parse_any, Token![,])) {
+                    Ok(names) => options.skip.extend(names),
+                    Err(e) => errors.push(e),
                 }
-                "skip" => {
-                    let content;
-                    syn::parenthesized!(content in input);
-                    let names = content.parse_terminated(Ident::parse_any_ident, Token![,])?;
-                    if options.skip_kw.is_some() {
-                        errors.spanned(&key, "duplicate option `skip`: list every argument in one `skip(...)`");
+                options.skip_kw = Some(key);
+            }
+            ("skip_all", Value::Flag) => options.skip_all = Some(key),
+            ("err", Value::Flag) => options.err = Some(key),
+            ("ret", Value::Flag) => options.ret = Some(key),
+            ("fields", Value::List(group)) => {
+                let fields = options::parse_list(&group, |content| {
+                    content.parse_terminated(parse_field, Token![,]).map(|p| p.into_iter().collect::<Vec<_>>())
+                });
+                for field in fields.unwrap_or_else(|e| {
+                    errors.push(e);
+                    Vec::new()
+                }) {
+                    if options.fields.iter().any(|f| f.key == field.key) {
+                        errors.push(syn::Error::new(field.key_span, format!("duplicate field `{}`", field.key)));
                     }
-                    options.skip_kw = Some(key);
-                    options.skip.extend(names);
-                }
-                "skip_all" => set(&mut errors, &mut options.skip_all, &key, key.clone()),
-                "err" => set(&mut errors, &mut options.err, &key, key.clone()),
-                "ret" => set(&mut errors, &mut options.ret, &key, key.clone()),
-                "fields" => {
-                    let content;
-                    syn::parenthesized!(content in input);
-                    while !content.is_empty() {
-                        let field = parse_field(&content)?;
-                        if options.fields.iter().any(|f| f.key == field.key) {
-                            errors.push(syn::Error::new(field.key_span, format!("duplicate field `{}`", field.key)));
-                        }
-                        options.fields.push(field);
-                        if content.is_empty() {
-                            break;
-                        }
-                        content.parse::<Token![,]>()?;
-                    }
-                }
-                _ => {
-                    errors.spanned(
-                        &key,
-                        format!(
-                            "unknown option `{k}`: #[traced] accepts `name = \"..\"`, `skip(..)`, `skip_all`, `err`, `ret`, `fields(..)`"
-                        ),
-                    );
-                    // Skip the option's value so the remaining options are still checked.
-                    if input.peek(Token![=]) {
-                        input.parse::<Token![=]>()?;
-                        input.parse::<Expr>()?;
-                    } else if input.peek(syn::token::Paren) {
-                        let _content;
-                        syn::parenthesized!(_content in input);
-                    }
+                    options.fields.push(field);
                 }
             }
-            if input.is_empty() {
-                break;
-            }
-            input.parse::<Token![,]>()?;
+            _ => unreachable!("options::parse returns only the options of TRACED, each in its form"),
         }
-        Ok(())
-    };
-    parser.parse2(args)?;
-    errors.finish()?;
-    Ok(options)
-}
-
-trait ParseAnyIdent {
-    fn parse_any_ident(input: ParseStream) -> syn::Result<Ident>;
-}
-
-impl ParseAnyIdent for Ident {
-    fn parse_any_ident(input: ParseStream) -> syn::Result<Ident> {
-        input.call(syn::ext::IdentExt::parse_any)
     }
-}
-
-fn set<T>(errors: &mut Errors, slot: &mut Option<T>, key: &Ident, value: T) {
-    if slot.is_some() {
-        errors.spanned(key, format!("duplicate option `{key}`"));
-    } else {
-        *slot = Some(value);
-    }
+    options
 }
 
 /// `key = expr`, `"key" = expr`, or `ident` (short for `ident = ident`).
@@ -121,7 +83,7 @@ fn parse_field(input: ParseStream) -> syn::Result<Field> {
         input.parse::<Token![=]>()?;
         return Ok(Field { key: key.value(), key_span: key.span(), value: input.parse()? });
     }
-    let key: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+    let key: Ident = input.call(Ident::parse_any)?;
     let name = key.to_string().trim_start_matches("r#").to_owned();
     let value = if input.peek(Token![=]) {
         input.parse::<Token![=]>()?;

@@ -13,21 +13,16 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(f) => f,
         Err(e) => return crate::fallback::expand(e, item),
     };
-    let options = attr::parse(args);
-    let checked = match options {
-        Ok(options) => valid::check(&function, &options).map(|()| options),
-        Err(e) => {
-            // Report option errors together with the item's own problems.
-            let mut all = e;
-            if let Err(more) = valid::check(&function, &attr::Options::default()) {
-                all.combine(more);
-            }
-            Err(all)
-        }
-    };
-    match checked {
-        Ok(_) if !cfg!(feature = "enabled") => item,
-        Ok(options) => expand::function(function, options),
+    // Option errors are reported together with the function's own problems, and the options
+    // that were well written are still checked against the function.
+    let mut errors = crate::fallback::Errors::default();
+    let options = attr::parse(args, &mut errors);
+    if let Err(e) = valid::check(&function, &options) {
+        errors.push(e);
+    }
+    match errors.finish() {
+        Ok(()) if !cfg!(feature = "enabled") => item,
+        Ok(()) => expand::function(function, options),
         Err(e) => crate::fallback::expand(e, item),
     }
 }
