@@ -10,9 +10,11 @@
 //! | `tracked.rs` | [`Tracked<T>`](crate::Tracked): a cell whose reads and writes are recorded |
 //! | `traced.rs` | the runtime of `#[traced]`: argument capture, [`TracedFuture`](traced::TracedFuture) |
 //! | `shared.rs` | the runtime of `#[shared]`: instance names, tracked fields |
+//! | `handoff.rs` | happens-before through channels, notifications, atomics: [`Handoff`](handoff::Handoff) |
 //! | `locks/` | `lock!`, `LockGuard`, `TrackedMutex`/`TrackedRwLock`, `HeldLock` |
 
 pub(crate) mod function;
+pub(crate) mod handoff;
 pub(crate) mod locks;
 pub(crate) mod shared;
 pub(crate) mod task;
