@@ -23,6 +23,7 @@
 //! ```
 
 use crate::analyzer::{Report, Severity};
+use crate::context::adopted::claim_home;
 use crate::context::{Capture, Context, Trace};
 use crate::event::id::Uuid;
 use crate::event::Event;
@@ -257,7 +258,10 @@ fn take(buf: &Capture) -> Vec<Event> {
 pub fn capture<R>(f: impl FnOnce() -> R) -> Captured<R> {
     let _on = Listening::new();
     let buf = Arc::new(Capture::default());
-    let output = Context::new().capturing(buf.clone()).in_scope(f);
+    let ctx = Context::new().capturing(buf.clone());
+    // Tokio tasks the SDK did not see start, run on this thread meanwhile, are captured too.
+    let _home = claim_home(ctx.trace.clone());
+    let output = ctx.in_scope(f);
     Captured::new(output, take(&buf))
 }
 
@@ -275,7 +279,11 @@ pub fn capture<R>(f: impl FnOnce() -> R) -> Captured<R> {
 pub async fn capture_async<F: Future>(future: F) -> Captured<F::Output> {
     let _on = Listening::new();
     let buf = Arc::new(Capture::default());
-    let output = Context::new().capturing(buf.clone()).scope(future).await;
+    let ctx = Context::new().capturing(buf.clone());
+    // Tokio tasks the SDK did not see start, run on this thread meanwhile (all of them on a
+    // `current_thread` runtime), are captured too.
+    let _home = claim_home(ctx.trace.clone());
+    let output = ctx.scope(future).await;
     Captured::new(output, take(&buf))
 }
 

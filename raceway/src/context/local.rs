@@ -1,5 +1,6 @@
 //! The per-thread slot: which task runs on this thread now, and the thread's outbox.
 
+use super::adopted::{self, Adopted, Home, Key};
 use super::state::{Capture, TaskState};
 use crate::stage::outbox::Outbox;
 use std::cell::RefCell;
@@ -7,8 +8,13 @@ use std::sync::Arc;
 
 /// Per-thread slot: the running task and this thread's outbox to the dispatch.
 pub(crate) struct Local {
+    /// The task installed on this thread (scoped), or the thread's own root task.
     pub task: Option<TaskState>,
     pub out: Option<Outbox>,
+    /// The registry entry of the last tokio task the SDK did not see start that recorded here.
+    adopted: Option<(Key, Arc<Adopted>)>,
+    /// The test capture that tasks first seen on this thread belong to, if any.
+    home: Option<Home>,
 }
 
 impl Local {
@@ -26,18 +32,71 @@ impl Local {
             out.publish();
         }
     }
+
+    /// Runs `f` with the tokio task `key` (one the SDK did not see start) as the running task:
+    /// its state is taken from the registry into the slot and put back afterwards.
+    #[cold]
+    #[inline(never)]
+    fn as_adopted<R>(&mut self, key: Key, f: impl FnOnce(&mut Local) -> R) -> R {
+        let entry = match &self.adopted {
+            Some((k, e)) if *k == key => e.clone(),
+            _ => {
+                let e = adopted::entry(key);
+                self.adopted = Some((key, e.clone()));
+                e
+            }
+        };
+        let (state, staged_in) = entry.take(self.home.as_ref());
+        // The task's last event may wait in another thread's buffer (it moved here between two
+        // polls, with no hand-over point the SDK could see): queue that buffer first, so that
+        // parents still reach the server before children.
+        if let Some((generation, staging)) = &staged_in {
+            let here = self.out.as_ref().map(|o| o.staging());
+            if !here.is_some_and(|(g, s)| g == *generation && Arc::ptr_eq(s, staging)) {
+                crate::stage::outbox::hand_over_staged(*generation, staging);
+            }
+        }
+        let own = self.task.replace(state);
+        let r = f(self);
+        let state = std::mem::replace(&mut self.task, own);
+        if let Some(state) = state {
+            entry.put(state, self.out.as_ref().map(Outbox::staging));
+        }
+        r
+    }
 }
 
 thread_local! {
-    static LOCAL: RefCell<Local> = const { RefCell::new(Local { task: None, out: None }) };
+    static LOCAL: RefCell<Local> =
+        const { RefCell::new(Local { task: None, out: None, adopted: None, home: None }) };
 }
 
-/// Runs `f` on this thread's slot. Returns `None` (and does nothing) when the slot is in use
-/// (re-entrant recording, e.g. from a `Serialize` impl) or the thread is being torn down:
-/// instrumentation must never panic the host.
+/// Runs `f` on this thread's slot, with the running task in `task`: the scoped task installed
+/// here, else the tokio task running here if the SDK did not see it start, else the thread's own
+/// task. Returns `None` (and does nothing) when the slot is in use (re-entrant recording, e.g.
+/// from a `Serialize` impl) or the thread is being torn down: instrumentation must never panic
+/// the host.
 #[inline(always)]
 pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
+    with_slot(|l| {
+        if !matches!(&l.task, Some(t) if t.scoped) {
+            if let Some(key) = adopted::current() {
+                return l.as_adopted(key, f);
+            }
+        }
+        f(l)
+    })
+}
+
+/// The slot as it is, without resolving the running task (for installing and restoring tasks).
+#[inline(always)]
+fn with_slot<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
     LOCAL.try_with(|l| l.try_borrow_mut().ok().map(|mut l| f(&mut l))).ok().flatten()
+}
+
+/// Makes `home` this thread's home capture (see `adopted.rs`).
+pub(super) fn set_home(home: Home) {
+    with_slot(|l| l.home = Some(home));
 }
 
 /// The test capture of the running task, inherited by contexts created under it so that a capture
@@ -49,7 +108,7 @@ pub(super) fn current_capture() -> Option<Arc<Capture>> {
 /// Installs `state` as the running task, returning what was running before.
 pub(super) fn swap_task(state: Option<TaskState>) -> Result<Option<TaskState>, Option<TaskState>> {
     let mut state = Some(state);
-    let prev = with_local(|l| {
+    let prev = with_slot(|l| {
         // The outgoing state may continue on another thread.
         l.publish();
         std::mem::replace(&mut l.task, state.take().flatten())

@@ -12,8 +12,10 @@
 //! | `state.rs` | [`TaskState`] (task id, last event, vector clock) and [`Trace`] |
 //! | `local.rs` | the per-thread slot ([`Local`]) and how a task state moves in and out of it |
 //! | `instrumented.rs` | [`Instrumented`] futures and closures run as a task; the join slot |
+//! | `adopted.rs` | tasks the SDK did not see start (plain `tokio::spawn`): an identity each, kept in a bounded registry |
 //! | `process.rs` | the process identity (service, instance, pid): thread ids and clock components |
 
+pub(crate) mod adopted;
 mod instrumented;
 mod local;
 pub(crate) mod process;

@@ -15,6 +15,13 @@ pub(crate) struct Trace {
     pub capture: Option<Arc<Capture>>,
 }
 
+impl Trace {
+    /// A new trace with a random id, no span and no capture.
+    pub(crate) fn new() -> Arc<Trace> {
+        Arc::new(Trace { id: Uuid::new_v4(), span: None, capture: None })
+    }
+}
+
 /// A scoped buffer of events (test captures).
 #[derive(Debug, Default)]
 pub(crate) struct Capture {
@@ -29,6 +36,10 @@ pub(crate) struct TaskState {
     /// The last event this task recorded: the parent of its next one.
     pub last: Option<Uuid>,
     pub clock: Clock,
+    /// Installed for a scope the SDK saw start (an instrumented future's poll, a thread child,
+    /// `Context::enter`). Only a thread's own root task is not: when a tokio task the SDK did not
+    /// see start runs on the thread, that task is the one running (see `adopted.rs`).
+    pub scoped: bool,
 }
 
 impl TaskState {
@@ -39,13 +50,20 @@ impl TaskState {
             Some(c) => c.fork(task),
             None => Clock::new(task),
         };
-        TaskState { trace, task, last: parent, clock }
+        TaskState { trace, task, last: parent, clock, scoped: true }
     }
 
-    /// A new task in a new trace.
+    /// A new task in a new trace: a thread's own task.
     pub(crate) fn root() -> Self {
-        let trace = Arc::new(Trace { id: Uuid::new_v4(), span: None, capture: None });
-        Self::fork(trace, None, None)
+        TaskState { scoped: false, ..Self::fork(Trace::new(), None, None) }
+    }
+
+    /// A new task that the SDK did not see start (a plain `tokio::spawn`), in `trace` or a new
+    /// one: nothing orders it after anything, and its id says so.
+    pub(crate) fn adopted(trace: Option<Arc<Trace>>) -> Self {
+        let task = TaskId::next_unordered();
+        let trace = trace.unwrap_or_else(Trace::new);
+        TaskState { trace, task, last: None, clock: Clock::new(task), scoped: false }
     }
 
     pub(crate) fn snapshot(&self) -> Context {

@@ -194,6 +194,8 @@ impl fmt::Debug for SpanId {
 pub struct TaskId(pub(crate) u64);
 
 static NEXT_TASK: AtomicU64 = AtomicU64::new(1);
+/// Marks the ids of tasks the SDK did not see start (never set by the counter itself).
+const UNORDERED: u64 = 1 << 63;
 
 impl TaskId {
     /// Allocates a process-unique task id.
@@ -201,9 +203,27 @@ impl TaskId {
         TaskId(NEXT_TASK.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// Allocates a task id for a task the SDK did not see start (a plain `tokio::spawn`): a
+    /// number from the same sequence, marked so that a report can say why it is unordered.
+    pub(crate) fn next_unordered() -> Self {
+        TaskId(Self::next().0 | UNORDERED)
+    }
+
     /// The task's number, unique within this process.
     pub const fn as_u64(self) -> u64 {
-        self.0
+        self.0 & !UNORDERED
+    }
+
+    /// Whether the SDK did not see this task start (a future spawned with plain `tokio::spawn`,
+    /// a `JoinSet`, ...): nothing orders its start after its spawner or its end before a join.
+    ///
+    /// ```
+    /// # let _g = raceway::testing::capture(|| {
+    /// assert!(!raceway::Context::current_task().unwrap().is_unordered());
+    /// # });
+    /// ```
+    pub const fn is_unordered(self) -> bool {
+        self.0 & UNORDERED != 0
     }
 
     /// The text before the number in every `metadata.thread_id` of a process:

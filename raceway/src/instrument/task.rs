@@ -24,7 +24,7 @@ fn fork_state(location: Location) -> Option<(TaskState, Arc<EndSlot>)> {
     let state = with_local(|l| {
         let parent = l.task();
         let clock = parent.clock.fork(child);
-        let state = TaskState { trace: parent.trace.clone(), task: child, last: parent.last, clock };
+        let state = TaskState { trace: parent.trace.clone(), task: child, last: parent.last, clock, scoped: true };
         // The child may run on another thread: the spawn event must be queued before its events.
         l.publish();
         state

@@ -83,6 +83,11 @@ impl Outbox {
         staged
     }
 
+    /// Where this thread stages its events, and for which dispatch (its generation).
+    pub(crate) fn staging(&self) -> (u64, &Arc<Staging>) {
+        (self.generation, &self.staging)
+    }
+
     /// Hands every staged event to the exporter and returns the unspent budget. Called wherever
     /// an event id or a task state may leave this thread (see the module docs).
     pub(crate) fn publish(&mut self) {
@@ -95,6 +100,20 @@ impl Outbox {
             self.dispatch.queue.release(self.credit);
             self.credit = 0;
         }
+    }
+}
+
+/// Queues what `staging` holds (a buffer registered with the dispatch of `generation`), so that
+/// an event staged there reaches the exporter before any event staged elsewhere from now on.
+/// Used when a task's state moved to another thread without a hand-over point (a tokio task the
+/// SDK did not see start, resumed on another worker): its last event may still wait in the
+/// buffer of the thread it left.
+pub(crate) fn hand_over_staged(generation: u64, staging: &Staging) {
+    if dispatch::generation() != generation {
+        return; // that dispatch is gone: its events were delivered or counted at shutdown
+    }
+    if let Some(d) = dispatch::current() {
+        staging.hand_over(&d.queue);
     }
 }
 

@@ -55,6 +55,7 @@ impl Report {
                 "count": r.count,
                 "first": access(&r.first),
                 "second": access(&r.second),
+                "note": r.unordered_hint(),
             })).collect::<Vec<_>>(),
             "deadlocks": self.deadlocks.iter().map(|d| json!({
                 "locks": d.locks,

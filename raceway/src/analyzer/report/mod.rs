@@ -188,6 +188,25 @@ pub struct Report {
     pub forgotten: u64,
 }
 
+impl Race {
+    /// Why the race may be one the SDK could not rule out, when a side ran in a task the SDK did
+    /// not see start (a future spawned with plain `tokio::spawn`, a `JoinSet`, ...): its start is
+    /// not ordered after its spawner and its end not before a join.
+    pub fn unordered_hint(&self) -> Option<String> {
+        let unordered: Vec<&str> = [&self.first, &self.second]
+            .into_iter()
+            .filter(|a| a.task.is_unordered())
+            .map(|a| a.thread_id.as_str())
+            .collect();
+        (!unordered.is_empty()).then(|| {
+            format!(
+                "{} spawned outside raceway: its start and join are not ordered; use raceway::spawn, or spawn inside a #[traced] function",
+                unordered.join(" and ")
+            )
+        })
+    }
+}
+
 impl Report {
     /// True when no race and no lock-order inversion was found.
     pub fn is_clean(&self) -> bool {

@@ -71,6 +71,9 @@ impl fmt::Display for Report {
                 "  why:    no spawn/join orders the two tasks{}, and no common lock protects both accesses",
                 if same_trace { "" } else { " (two traces: concurrent requests)" }
             )?;
+            if let Some(hint) = r.unordered_hint() {
+                writeln!(f, "  note:   {hint}")?;
+            }
             if r.variables.len() > 1 {
                 writeln!(f, "  also on: {}", r.variables[1..].join(", "))?;
             }
