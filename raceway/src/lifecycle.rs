@@ -56,7 +56,10 @@ pub fn init(config: Config) -> Result<Guard, Error> {
     process::set(process.clone());
     crate::config::apply_runtime_settings(&config);
 
-    let dispatch = Arc::new(Dispatch::new(config.queue_capacity, config.batch_size, config.shutdown_timeout));
+    // The analyzer as the only sink loses nothing (recording waits for it when the queue is full);
+    // a server in the loop must never slow the program down, so its pipeline drops and counts.
+    let lossless = config.server_url.is_none() && config.analyzer_on();
+    let dispatch = Arc::new(Dispatch::new(config.queue_capacity, config.batch_size, config.shutdown_timeout, lossless));
     let sinks = sinks_for(&config, &process, &dispatch)?;
     let worker = Worker::new(dispatch.clone(), sinks, &config);
     let handle = std::thread::Builder::new()

@@ -13,8 +13,10 @@ use crate::stage::switch;
 pub(crate) enum Link {
     /// After the task's previous event (the common case).
     Chain,
-    /// After a joined child's last event, merging its clock (`AsyncAwait`).
+    /// After a joined child's last event, merging its clock (`AsyncAwait`, a handoff's acquire).
     Join { child_last: Option<Uuid>, child_clock: Option<Clock> },
+    /// After the task's previous event, releasing order to another task (a handoff's release).
+    Release,
 }
 
 /// The duration an event carries (`Event::duration_ns`).
@@ -75,6 +77,7 @@ fn record_on_this_thread(kind: EventKind, duration: Elapsed, link: Link) -> Opti
 #[inline(always)]
 fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
     let task = local.task.get_or_insert_with(TaskState::root);
+    let carries_order = kind.carries_order() || !matches!(link, Link::Chain);
     if let Link::Join { child_last, child_clock } = link {
         if let Some(c) = child_clock {
             task.clock.merge(&c);
@@ -94,12 +97,24 @@ fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) 
     }
     let out = Outbox::current(&mut local.out)?;
     // Budget first: a dropped event must not advance the clock or become a parent.
-    if !out.take_credit() {
+    if !out.take_credit(carries_order) {
+        if carries_order {
+            lost_order(task);
+        }
         return None;
     }
     let (id, ts) = out.stage(|| stamp(task, kind, duration));
     task.last = Some(id);
     Some((id, ts))
+}
+
+/// An event that orders tasks was lost (the queue's reserve for them was spent too): what the
+/// task records from now on goes out as a new task, marked unordered and descending from
+/// nothing, so that no edge the lost event would have created, or cut, is presented as known.
+#[cold]
+fn lost_order(task: &mut TaskState) {
+    let fresh = TaskState::adopted(Some(task.trace.clone()));
+    *task = TaskState { scoped: task.scoped, ..fresh };
 }
 
 #[inline(always)]

@@ -283,6 +283,26 @@ pub struct Span {
     pub tracestate: Option<String>,
 }
 
+impl EventKind {
+    /// Whether the event orders tasks (a spawn, a join, a lock acquire or release): losing it
+    /// would invent or hide races, so a full queue never drops it (see `stage/queue.rs`).
+    ///
+    /// ```
+    /// use raceway::{EventKind, LockKind, Location};
+    /// let acquire = EventKind::LockAcquire { lock_id: "m".into(), lock_type: LockKind::Mutex, location: Location::caller() };
+    /// assert!(acquire.carries_order());
+    /// ```
+    pub fn carries_order(&self) -> bool {
+        matches!(
+            self,
+            EventKind::AsyncSpawn { .. }
+                | EventKind::AsyncAwait { .. }
+                | EventKind::LockAcquire { .. }
+                | EventKind::LockRelease { .. }
+        )
+    }
+}
+
 /// One recorded event.
 ///
 /// ```

@@ -24,7 +24,7 @@ use crate::event::location::Location;
 use crate::event::name::Name;
 use crate::event::value::Value;
 use crate::event::EventKind;
-use crate::record::{record, record_linked, Link};
+use crate::record::{record_linked, Link};
 use crate::stage::switch::enabled;
 use std::sync::Mutex;
 
@@ -66,7 +66,8 @@ pub(crate) fn release(op: &'static str, object: &Name, location: Location) -> Op
     if !enabled() {
         return None;
     }
-    record(EventKind::Custom { name: Name::from_static(op), data: data(object, location) }, None);
+    let kind = EventKind::Custom { name: Name::from_static(op), data: data(object, location) };
+    record_linked(kind, None.into(), Link::Release);
     with_local(|l| {
         // The acquirer may run on another thread: the releasing event must be queued first.
         l.publish();
@@ -83,7 +84,7 @@ pub(crate) fn acquire(op: &'static str, object: &Name, location: Location, from:
     }
     let kind = EventKind::Custom { name: Name::from_static(op), data: data(object, location) };
     let Some(from) = from else {
-        record(kind, None);
+        record_linked(kind, None.into(), Link::Release);
         return;
     };
     let same_trace = with_local(|l| l.task().trace.id == from.trace).unwrap_or(false);

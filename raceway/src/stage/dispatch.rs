@@ -61,10 +61,15 @@ pub(crate) struct Dispatch {
     pub flush_timeout: Duration,
     pub stopping: AtomicBool,
     shutdown_deadline: Mutex<Option<std::time::Instant>>,
+    /// Nothing is dropped: a full queue makes recording threads wait for the delivery thread
+    /// (set when the embedded analyzer is the only sink; see `Outbox::take_credit`).
+    pub lossless: bool,
+    /// A recording thread waits for room: collect every thread's staged events now.
+    collect_requested: AtomicBool,
 }
 
 impl Dispatch {
-    pub(crate) fn new(capacity: usize, wake_at: usize, flush_timeout: Duration) -> Self {
+    pub(crate) fn new(capacity: usize, wake_at: usize, flush_timeout: Duration, lossless: bool) -> Self {
         Dispatch {
             queue: Queue::new(capacity, wake_at),
             stagings: Mutex::new(Vec::new()),
@@ -73,7 +78,22 @@ impl Dispatch {
             flush_timeout,
             stopping: AtomicBool::new(false),
             shutdown_deadline: Mutex::new(None),
+            lossless,
+            collect_requested: AtomicBool::new(false),
         }
+    }
+
+    /// Asks the delivery thread to collect every thread's staged events and deliver them now
+    /// (a recording thread waits for room in a lossless dispatch).
+    pub(crate) fn request_collection(&self) {
+        if !self.collect_requested.swap(true, Ordering::AcqRel) {
+            self.queue.wake();
+        }
+    }
+
+    /// Whether a collection was requested since the last call (the delivery thread's side).
+    pub(crate) fn take_collection_request(&self) -> bool {
+        self.collect_requested.swap(false, Ordering::AcqRel)
     }
 
     /// Registers a thread's staging buffer (once per thread and dispatch).

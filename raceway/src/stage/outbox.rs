@@ -38,17 +38,68 @@ impl Outbox {
     }
 
     /// Takes one event's worth of budget; false (and the drop counted) when the dispatch is full.
+    /// `carries_order`: the event orders tasks (spawn, join, lock, handoff) and may use the
+    /// queue's reserve rather than be dropped.
     #[inline(always)]
-    pub(crate) fn take_credit(&mut self) -> bool {
+    pub(crate) fn take_credit(&mut self, carries_order: bool) -> bool {
         if self.credit == 0 {
             self.credit = self.dispatch.queue.reserve();
             if self.credit == 0 {
-                self.dispatch.queue.count_dropped();
-                return false;
+                self.credit = self.out_of_budget(carries_order);
+                if self.credit == 0 {
+                    self.dispatch.queue.count_dropped();
+                    return false;
+                }
             }
         }
         self.credit -= 1;
         true
+    }
+
+    /// The queue is full. A lossless dispatch (the embedded analyzer as the only sink) waits for
+    /// the delivery thread to make room, so that the analysis sees every event; otherwise an
+    /// event that carries order takes from the reserve, and any other event is dropped.
+    #[cold]
+    #[inline(never)]
+    fn out_of_budget(&mut self, carries_order: bool) -> usize {
+        if self.dispatch.lossless {
+            return self.wait_for_budget();
+        }
+        if carries_order {
+            return self.dispatch.queue.reserve_for_order();
+        }
+        0
+    }
+
+    /// Back-pressure for the lossless dispatch: hands this thread's staged events over, asks the
+    /// delivery thread to collect every thread's, and waits until it has analysed enough to free
+    /// budget. Analysis is CPU work on the delivery thread (never I/O), so the wait is bounded by
+    /// the analyzer's speed; it gives up (and the event is dropped and counted) only once the
+    /// pipeline is shutting down or after [`MAX_WAIT`], so a stuck delivery thread cannot hang
+    /// the program.
+    fn wait_for_budget(&mut self) -> usize {
+        self.dirty = true;
+        self.publish();
+        let deadline = std::time::Instant::now() + MAX_WAIT;
+        let mut spins = 0u32;
+        loop {
+            self.dispatch.request_collection();
+            let n = self.dispatch.queue.reserve();
+            if n > 0 {
+                return n;
+            }
+            if self.dispatch.stopping.load(std::sync::atomic::Ordering::Acquire)
+                || std::time::Instant::now() >= deadline
+            {
+                return 0;
+            }
+            spins += 1;
+            if spins < 16 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+        }
     }
 
     /// Stages the event `make` builds (paid for by [`Outbox::take_credit`]), built directly in
@@ -102,6 +153,9 @@ impl Outbox {
         }
     }
 }
+
+/// Longest a recording thread waits for room in a lossless dispatch.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Queues what `staging` holds (a buffer registered with the dispatch of `generation`), so that
 /// an event staged there reaches the exporter before any event staged elsewhere from now on.

@@ -78,6 +78,22 @@ impl Queue {
         grant
     }
 
+    /// One event's worth of budget beyond the capacity, for an event that carries order (a spawn,
+    /// a join, a lock acquire or release, a handoff): dropping one of those would invent or hide
+    /// races, so they may use a reserve as large as the capacity that access events never touch
+    /// (access events are the bulk of what a program records; the queue's memory bound doubles).
+    /// 0 when the reserve is spent too.
+    #[cold]
+    pub(crate) fn reserve_for_order(&self) -> usize {
+        let limit = 2 * self.capacity;
+        let before = self.held.fetch_add(1, Ordering::Relaxed);
+        if before >= limit {
+            self.held.fetch_sub(1, Ordering::Relaxed);
+            return 0;
+        }
+        1
+    }
+
     /// Returns unspent budget.
     #[inline]
     pub(crate) fn release(&self, n: usize) {

@@ -41,7 +41,10 @@ impl Worker {
             crate::event::timestamp::calibrate();
             let stopping = self.dispatch.stopping.load(std::sync::atomic::Ordering::Acquire);
             let flush_gen = self.dispatch.flush_requested();
-            let due = stopping || last_flush.elapsed() >= self.flush_interval || flush_gen > self.flushed_gen();
+            let due = stopping
+                || self.dispatch.take_collection_request()
+                || last_flush.elapsed() >= self.flush_interval
+                || flush_gen > self.flushed_gen();
             if due {
                 // Threads that went quiet still hold staged events: queue them behind everything
                 // handed over so far.
