@@ -28,7 +28,6 @@ fn every_run<R>(scenario: impl Fn() -> Captured<R>) -> Captured<R> {
 }
 
 /// [`every_run`] for async scenarios, each run on a fresh two-worker runtime.
-#[allow(dead_code)] // until the tokio primitives' tests
 fn every_run_async<R, F: std::future::Future<Output = R>>(scenario: impl Fn() -> F) -> Captured<R> {
     every_run(|| {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -298,6 +297,204 @@ fn atomic_statics_keep_std_const_constructors() {
     COUNTER.fetch_add(2, Ordering::SeqCst);
     READY.store(true, Ordering::Release);
     assert!(COUNTER.load(Ordering::SeqCst) >= 2 && READY.load(Ordering::Acquire));
+}
+
+// ---- tokio primitives --------------------------------------------------------------------
+//
+// Each scenario: a spawned producer writes `data`, then releases through the primitive; the
+// consumer reads `data` after acquiring through it (`handoff = true`: no race) or before
+// (`handoff = false`: the same program with the handoff removed, a race).
+
+/// Asserts the primitive's two verdicts, each over [`RUNS`] runs.
+fn handoff_orders_and_its_absence_races<F: std::future::Future<Output = ()>>(scenario: impl Fn(bool) -> F) {
+    assert_no_races!(every_run_async(|| scenario(true)));
+    let racy = every_run_async(|| scenario(false));
+    assert_race!(racy, on = "data", severity = Warning);
+}
+
+/// Reads `data` before or after `acquire`, as the scenario asks.
+async fn consume_around(handoff: bool, acquire: impl std::future::Future<Output = ()>) {
+    if handoff {
+        acquire.await;
+        consume();
+    } else {
+        consume();
+        acquire.await;
+    }
+}
+
+#[test]
+fn tokio_mpsc_send_happens_before_the_receive_and_without_it_the_read_races() {
+    handoff_orders_and_its_absence_races(|handoff| async move {
+        let (tx, mut rx) = raceway::sync::mpsc::channel(1);
+        let p = raceway::spawn(async move {
+            produce();
+            tx.send(1).await.unwrap();
+        });
+        consume_around(handoff, async { assert_eq!(rx.recv().await, Some(1)) }).await;
+        p.await.unwrap();
+    });
+}
+
+#[test]
+fn tokio_unbounded_mpsc_send_happens_before_the_receive_and_without_it_the_read_races() {
+    handoff_orders_and_its_absence_races(|handoff| async move {
+        let (tx, mut rx) = raceway::sync::mpsc::unbounded_channel();
+        let p = raceway::spawn(async move {
+            produce();
+            tx.send(1).unwrap();
+        });
+        consume_around(handoff, async { assert_eq!(rx.recv().await, Some(1)) }).await;
+        p.await.unwrap();
+    });
+}
+
+#[test]
+fn tokio_mpsc_reserved_permit_send_happens_before_the_receive() {
+    assert_no_races!(every_run_async(|| async {
+        let (tx, mut rx) = raceway::sync::mpsc::named_channel("jobs", 1);
+        let p = raceway::spawn(async move {
+            produce();
+            tx.reserve().await.unwrap().send(1);
+        });
+        let mut got = Vec::new();
+        assert_eq!(rx.recv_many(&mut got, 4).await, 1);
+        consume();
+        p.await.unwrap();
+    }));
+}
+
+#[test]
+fn oneshot_send_happens_before_the_receive_and_without_it_the_read_races() {
+    handoff_orders_and_its_absence_races(|handoff| async move {
+        let (tx, rx) = raceway::sync::oneshot::channel();
+        let p = raceway::spawn(async move {
+            produce();
+            tx.send(1).unwrap();
+        });
+        consume_around(handoff, async { assert_eq!(rx.await, Ok(1)) }).await;
+        p.await.unwrap();
+    });
+}
+
+#[test]
+fn broadcast_send_happens_before_each_receive_and_without_it_the_read_races() {
+    handoff_orders_and_its_absence_races(|handoff| async move {
+        let (tx, mut rx) = raceway::sync::broadcast::channel(4);
+        let mut rx2 = tx.subscribe();
+        let p = raceway::spawn(async move {
+            produce();
+            tx.send(1).unwrap();
+        });
+        let second = raceway::spawn(async move {
+            assert_eq!(rx2.recv().await, Ok(1));
+            track_read("data", &1); // ordered through its own receive
+        });
+        consume_around(handoff, async { assert_eq!(rx.recv().await, Ok(1)) }).await;
+        p.await.unwrap();
+        second.await.unwrap();
+    });
+}
+
+#[test]
+fn watch_send_happens_before_the_change_seen_and_without_it_the_read_races() {
+    handoff_orders_and_its_absence_races(|handoff| async move {
+        let (tx, mut rx) = raceway::sync::watch::channel(0);
+        let p = raceway::spawn(async move {
+            produce();
+            tx.send_modify(|v| *v = 1);
+            tx.closed().await;
+        });
+        consume_around(handoff, async {
+            rx.changed().await.unwrap();
+            assert_eq!(*rx.borrow_and_update(), 1);
+        })
+        .await;
+        drop(rx);
+        p.await.unwrap();
+    });
+}
+
+#[test]
+fn notify_one_happens_before_the_wake_up_and_without_it_the_read_races() {
+    handoff_orders_and_its_absence_races(|handoff| async move {
+        let notify = std::sync::Arc::new(raceway::sync::Notify::new());
+        let n = notify.clone();
+        let p = raceway::spawn(async move {
+            produce();
+            n.notify_one();
+        });
+        consume_around(handoff, notify.notified()).await;
+        p.await.unwrap();
+    });
+}
+
+#[test]
+fn barrier_orders_every_arrival_before_every_departure_and_without_it_the_read_races() {
+    handoff_orders_and_its_absence_races(|handoff| async move {
+        let barrier = std::sync::Arc::new(raceway::sync::Barrier::new(2));
+        let b = barrier.clone();
+        let p = raceway::spawn(async move {
+            produce();
+            b.wait().await;
+        });
+        consume_around(handoff, async {
+            barrier.wait().await;
+        })
+        .await;
+        p.await.unwrap();
+    });
+}
+
+#[test]
+fn semaphore_permit_given_happens_before_the_permit_taken_and_without_it_the_read_races() {
+    handoff_orders_and_its_absence_races(|handoff| async move {
+        let sem = std::sync::Arc::new(raceway::sync::Semaphore::new(0));
+        let s = sem.clone();
+        let p = raceway::spawn(async move {
+            produce();
+            s.add_permits(1);
+        });
+        consume_around(handoff, async { sem.acquire().await.unwrap().forget() }).await;
+        p.await.unwrap();
+    });
+}
+
+#[test]
+fn semaphore_owned_permit_dropped_happens_before_the_next_acquire() {
+    assert_no_races!(every_run_async(|| async {
+        let sem = std::sync::Arc::new(raceway::sync::Semaphore::named("slots", 1));
+        let permit = sem.clone().acquire_owned().await.unwrap();
+        let p = raceway::spawn(async move {
+            produce();
+            drop(permit);
+        });
+        let _permit = sem.acquire().await.unwrap(); // waits for the producer's drop
+        consume();
+        p.await.unwrap();
+    }));
+}
+
+#[test]
+fn once_cell_initialisation_happens_before_every_get_and_without_it_the_read_races() {
+    handoff_orders_and_its_absence_races(|handoff| async move {
+        let cell = std::sync::Arc::new(raceway::sync::OnceCell::new());
+        let c = cell.clone();
+        let p = raceway::spawn(async move {
+            c.get_or_init(|| async {
+                produce();
+                1
+            })
+            .await;
+        });
+        consume_around(handoff, async {
+            while cell.get().is_none() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        p.await.unwrap();
+    });
 }
 
 // ---- what goes to the server -------------------------------------------------------------

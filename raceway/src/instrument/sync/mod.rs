@@ -11,6 +11,14 @@
 //! | `atomic.rs` | [`atomic`]: every `std` atomic type, with release sequences |
 //! | `std_mpsc.rs` | [`std_mpsc`]: `std::sync::mpsc` (`channel`, `sync_channel`) |
 //! | `once_lock.rs` | [`OnceLock`]: `std::sync::OnceLock` |
+//! | `mpsc.rs` | [`mpsc`]: `tokio::sync::mpsc`, bounded and unbounded (feature `tokio`) |
+//! | `oneshot.rs` | [`oneshot`]: `tokio::sync::oneshot` (feature `tokio`) |
+//! | `broadcast.rs` | [`broadcast`]: `tokio::sync::broadcast` (feature `tokio`) |
+//! | `watch.rs` | [`watch`]: `tokio::sync::watch` (feature `tokio`) |
+//! | `notify.rs` | [`Notify`]: `tokio::sync::Notify` (feature `tokio`) |
+//! | `barrier.rs` | [`Barrier`]: `tokio::sync::Barrier` (feature `tokio`) |
+//! | `semaphore.rs` | [`Semaphore`]: `tokio::sync::Semaphore` (feature `tokio`) |
+//! | `once_cell.rs` | [`OnceCell`]: `tokio::sync::OnceCell` (feature `tokio`) |
 //!
 //! Locks are not here: a lock *protects* the accesses made under it, it does not order tasks
 //! (see [`TrackedMutex`](crate::TrackedMutex) and `lock!`).
@@ -21,7 +29,33 @@ pub mod atomic;
 mod once_lock;
 pub mod std_mpsc;
 
+#[cfg(feature = "tokio")]
+mod barrier;
+#[cfg(feature = "tokio")]
+pub mod broadcast;
+#[cfg(feature = "tokio")]
+pub mod mpsc;
+#[cfg(feature = "tokio")]
+mod notify;
+#[cfg(feature = "tokio")]
+mod once_cell;
+#[cfg(feature = "tokio")]
+pub mod oneshot;
+#[cfg(feature = "tokio")]
+mod semaphore;
+#[cfg(feature = "tokio")]
+pub mod watch;
+
 pub use once_lock::OnceLock;
+
+#[cfg(feature = "tokio")]
+pub use barrier::{Barrier, BarrierWaitResult};
+#[cfg(feature = "tokio")]
+pub use notify::{Notified, Notify};
+#[cfg(feature = "tokio")]
+pub use once_cell::OnceCell;
+#[cfg(feature = "tokio")]
+pub use semaphore::{AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError};
 
 /// The `object` name of a tracked primitive: `prefix#N`, or the given name de-duplicated; empty
 /// when instrumentation is compiled out (nothing is recorded, nothing is allocated).
