@@ -86,14 +86,43 @@ fn one_task_never_races_with_itself() {
 }
 
 #[test]
-fn atomic_read_modify_writes_count_as_writes() {
+fn atomic_read_modify_writes_never_race_with_each_other() {
     let c = capture(|| {
         let rmw = || track_state_change("hits", &1, &2, AccessType::AtomicRMW);
         let h = raceway::thread::spawn(rmw);
         rmw();
         h.join().unwrap();
     });
+    assert_no_races!(c);
+}
+
+#[test]
+fn an_atomic_read_modify_write_races_with_a_plain_write_as_a_write() {
+    let c = capture(|| {
+        let h = raceway::thread::spawn(|| track_state_change("hits", &1, &2, AccessType::AtomicRMW));
+        track_write("hits", &1, &5);
+        h.join().unwrap();
+    });
     assert_race!(c, on = "hits", severity = Critical);
+}
+
+#[test]
+fn a_later_atomic_access_does_not_hide_an_earlier_plain_one() {
+    // The parent's plain write is followed (in its own order) by an atomic store; the child's
+    // atomic store is concurrent with both. It races with the plain write, not with the store.
+    let c = capture(|| {
+        let (go, wait) = std::sync::mpsc::channel::<()>(); // untracked: orders nothing
+        let h = raceway::thread::spawn(move || {
+            wait.recv().unwrap();
+            track_state_change("flag", &0, &2, AccessType::AtomicWrite);
+        });
+        track_write("flag", &0, &1);
+        track_state_change("flag", &1, &3, AccessType::AtomicWrite);
+        go.send(()).unwrap();
+        h.join().unwrap();
+    });
+    assert_race!(c, on = "flag", severity = Critical);
+    assert_eq!(c.report.races.len(), 1, "only the plain write races: {}", c.report);
 }
 
 // ---- locks -------------------------------------------------------------------------------

@@ -21,7 +21,7 @@
 //! | `lifecycle` | [`init`] / [`shutdown`] / [`Guard`] / [`stats`]: wires the stages together |
 //! | [`testing`], `private` | test captures and assertions; what macro-generated code calls |
 //! | `http`, [`propagation`] | tower middleware and reqwest; trace headers across services |
-//! | `instrument` | what user code calls: `track_*`, [`spawn`], [`Tracked`], [`lock!`], tracked locks |
+//! | `instrument` | what user code calls: `track_*`, [`spawn`], [`Tracked`], [`lock!`], tracked locks, [`sync`] |
 //! | `record` | stamping an event for the running task: ids, parent, clock, timestamp |
 //! | `context` | [`Context`]: which logical task runs, in which trace; the process identity |
 //! | `stage` | per-thread staging, the bounded queue, the delivery thread, [`flush`] |
@@ -79,6 +79,7 @@ pub use instrument::function::{
     start_function, track_function, track_function_async, track_function_call, FunctionGuard,
 };
 pub use instrument::locks::{with_lock, with_rw_read, with_rw_write, HeldLock, LockGuard, TrackedMutex, TrackedRwLock};
+pub use instrument::sync;
 pub use instrument::task::{fork, thread, Forked, Joiner};
 #[cfg(feature = "tokio")]
 pub use instrument::task::{spawn, JoinHandle};

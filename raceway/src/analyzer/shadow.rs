@@ -17,6 +17,9 @@
 //! (one or two tasks touch a variable, with one lock discipline) a check scans a few entries.
 //! Reads and writes are kept apart so that a read scans only the writes, and each list is capped
 //! ([`MAX_KEPT`]) against tasks that are never joined.
+//!
+//! Atomic accesses (`AtomicRead`/`AtomicWrite`/`AtomicRMW`) never race with each other, only
+//! with plain accesses to the same name; so an atomic access dominates only atomic ones.
 
 use super::lockset::{Locks, LocksetId};
 use crate::event::clock::{Clock, Component};
@@ -82,7 +85,14 @@ impl Var {
     pub(crate) fn check(&self, e: &Access, clock: &Clock, locks: &Locks, mut race: impl FnMut(&Access)) {
         let reads: &[Access] = if e.is_write() { &self.reads } else { &[] };
         for p in self.writes.iter().chain(reads) {
-            if p.task != e.task && !locks.protects(p.lockset, e.lockset) && !happened_before(p.task, p.count, clock) {
+            // Two atomic operations on one atomic never race: that is what atomic means. Whether
+            // they *order* anything is the handoff's business (`instrument/sync/atomic.rs`).
+            let both_atomic = p.access.is_atomic() && e.access.is_atomic();
+            if p.task != e.task
+                && !both_atomic
+                && !locks.protects(p.lockset, e.lockset)
+                && !happened_before(p.task, p.count, clock)
+            {
                 race(p);
             }
         }
@@ -91,7 +101,11 @@ impl Var {
     /// Remembers `e`, dropping the accesses it dominates. Returns how many accesses had to be
     /// forgotten to stay within [`MAX_KEPT`] (0 in the common case).
     pub(crate) fn insert(&mut self, e: Access, clock: &Clock, locks: &Locks) -> u64 {
-        let dominated = |p: &Access| locks.covers(p.lockset, e.lockset) && happened_before(p.task, p.count, clock);
+        // An atomic access cannot stand in for a plain one: a later atomic access would race with
+        // the plain one but not with it.
+        let stands_in = |p: &Access| p.access.is_atomic() || !e.access.is_atomic();
+        let dominated =
+            |p: &Access| stands_in(p) && locks.covers(p.lockset, e.lockset) && happened_before(p.task, p.count, clock);
         // A write overtakes earlier reads and writes; a read only earlier reads.
         self.reads.retain(|p| !dominated(p));
         let list = if e.is_write() {

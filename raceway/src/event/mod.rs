@@ -59,6 +59,15 @@ impl AccessType {
     pub const fn is_write(self) -> bool {
         !matches!(self, AccessType::Read | AccessType::AtomicRead)
     }
+
+    /// Whether the access is an atomic operation (two of them on one variable never race).
+    ///
+    /// ```
+    /// assert!(raceway::AccessType::AtomicRMW.is_atomic() && !raceway::AccessType::Write.is_atomic());
+    /// ```
+    pub const fn is_atomic(self) -> bool {
+        matches!(self, AccessType::AtomicRead | AccessType::AtomicWrite | AccessType::AtomicRMW)
+    }
 }
 
 /// The kind of lock in `LockAcquire`/`LockRelease` (`lock_type`).

@@ -14,16 +14,13 @@
 //! protects, whatever order the tasks took it in. A handoff is an order the program itself
 //! establishes, so every run of the same program gets the same edges.
 
-// Used by `instrument/sync/` (the tracked channels, atomics, ...), which lands next.
-#![allow(dead_code)]
-
 use crate::context::with_local;
 use crate::event::clock::Clock;
 use crate::event::id::Uuid;
 use crate::event::location::Location;
 use crate::event::name::Name;
 use crate::event::value::Value;
-use crate::event::EventKind;
+use crate::event::{EventKind, Ordering};
 use crate::record::{record_linked, Link};
 use crate::stage::switch::enabled;
 use std::sync::Mutex;
@@ -40,7 +37,7 @@ pub struct Handoff {
 impl Handoff {
     /// Joins `other` into `self`: an acquirer of the result is ordered after both releasers.
     /// The parent link keeps `other`'s event (the later release), since an event has one parent.
-    fn merge(&mut self, other: &Handoff) {
+    pub(crate) fn merge(&mut self, other: &Handoff) {
         self.clock.merge(&other.clock);
         if other.trace == self.trace {
             self.event = other.event.or(self.event);
@@ -50,12 +47,19 @@ impl Handoff {
     }
 }
 
-fn data(object: &Name, location: Location) -> Value {
+/// The `data` of a handoff event: the object, where, and (for atomics) the memory ordering, which
+/// the server's `StateChange` has no field for.
+fn data(object: &Name, location: Location, ordering: Option<Ordering>) -> Value {
     #[cfg(feature = "enabled")]
-    return serde_json::json!({ "object": object.as_str(), "location": location.to_string() });
+    return match ordering {
+        Some(o) => serde_json::json!({
+            "object": object.as_str(), "location": location.to_string(), "ordering": o.as_str()
+        }),
+        None => serde_json::json!({ "object": object.as_str(), "location": location.to_string() }),
+    };
     #[cfg(not(feature = "enabled"))]
     {
-        let _ = (object, location);
+        let _ = (object, location, ordering);
         Value::Null
     }
 }
@@ -63,10 +67,20 @@ fn data(object: &Name, location: Location) -> Value {
 /// Records the releasing operation `op` (e.g. `"mpsc.send"`) on `object` and captures the running
 /// task's position right after it. `None` when nothing records.
 pub(crate) fn release(op: &'static str, object: &Name, location: Location) -> Option<Handoff> {
+    release_ordered(op, object, location, None)
+}
+
+/// [`release`], naming the memory ordering of the operation in the event (atomics).
+pub(crate) fn release_ordered(
+    op: &'static str,
+    object: &Name,
+    location: Location,
+    ordering: Option<Ordering>,
+) -> Option<Handoff> {
     if !enabled() {
         return None;
     }
-    let kind = EventKind::Custom { name: Name::from_static(op), data: data(object, location) };
+    let kind = EventKind::Custom { name: Name::from_static(op), data: data(object, location, ordering) };
     record_linked(kind, None.into(), Link::Release);
     with_local(|l| {
         // The acquirer may run on another thread: the releasing event must be queued first.
@@ -79,10 +93,21 @@ pub(crate) fn release(op: &'static str, object: &Name, location: Location) -> Op
 /// Records the acquiring operation `op` on `object`, continuing from `from` when the operation
 /// observed a release (a receive that got a message, an `Acquire` load of a released value).
 pub(crate) fn acquire(op: &'static str, object: &Name, location: Location, from: Option<&Handoff>) {
+    acquire_ordered(op, object, location, None, from);
+}
+
+/// [`acquire`], naming the memory ordering of the operation in the event (atomics).
+pub(crate) fn acquire_ordered(
+    op: &'static str,
+    object: &Name,
+    location: Location,
+    ordering: Option<Ordering>,
+    from: Option<&Handoff>,
+) {
     if !enabled() {
         return;
     }
-    let kind = EventKind::Custom { name: Name::from_static(op), data: data(object, location) };
+    let kind = EventKind::Custom { name: Name::from_static(op), data: data(object, location, ordering) };
     let Some(from) = from else {
         record_linked(kind, None.into(), Link::Release);
         return;
@@ -99,6 +124,11 @@ pub(crate) fn acquire(op: &'static str, object: &Name, location: Location, from:
 pub(crate) struct SyncPoint(Mutex<Option<Handoff>>);
 
 impl SyncPoint {
+    /// Nothing released yet. `const` so that a tracked atomic can be built in a `static`.
+    pub(crate) const fn new() -> Self {
+        SyncPoint(Mutex::new(None))
+    }
+
     /// Adds the running task's position (after recording `op`) to what acquirers observe.
     pub(crate) fn release(&self, op: &'static str, object: &Name, location: Location) {
         if let Some(h) = release(op, object, location) {

@@ -11,12 +11,14 @@
 //! | `traced.rs` | the runtime of `#[traced]`: argument capture, [`TracedFuture`](traced::TracedFuture) |
 //! | `shared.rs` | the runtime of `#[shared]`: instance names, tracked fields |
 //! | `handoff.rs` | happens-before through channels, notifications, atomics: [`Handoff`](handoff::Handoff) |
+//! | `sync/` | [`raceway::sync`](crate::sync): tracked channels, `Notify`, `Barrier`, `Semaphore`, once-cells, atomics |
 //! | `locks/` | `lock!`, `LockGuard`, `TrackedMutex`/`TrackedRwLock`, `HeldLock` |
 
 pub(crate) mod function;
 pub(crate) mod handoff;
 pub(crate) mod locks;
 pub(crate) mod shared;
+pub mod sync;
 pub(crate) mod task;
 pub(crate) mod traced;
 pub(crate) mod track;

@@ -29,5 +29,6 @@ mod traits;
 
 pub use guard::LockGuard;
 pub use held::{with_lock, with_rw_read, with_rw_write, HeldLock};
+pub(crate) use tracked::unique_id;
 pub use tracked::{TrackedMutex, TrackedRwLock};
 pub use traits::{MutexAsync, MutexSync, RwAsync, RwSync};

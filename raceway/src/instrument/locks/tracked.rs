@@ -38,7 +38,7 @@ impl<L: ?Sized> Core<L> {
 
 /// Allocates `prefix#N` ids for unnamed tracked locks, and de-duplicates given names (two
 /// objects never share an id).
-fn unique_id(name: Option<Name>, prefix: &str) -> Name {
+pub(crate) fn unique_id(name: Option<Name>, prefix: &str) -> Name {
     use std::collections::HashMap;
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
