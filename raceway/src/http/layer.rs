@@ -431,6 +431,63 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "enabled")]
+    #[tokio::test]
+    async fn a_raceway_caller_gets_the_request_tasks_clock_back_in_the_response() {
+        let mut svc = RacewayLayer::new().layer(Handler(201));
+        let captured = crate::testing::capture_async(async move {
+            let headers = crate::propagation::propagation_headers(std::iter::empty::<(String, String)>()).unwrap();
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            svc.call(request("/orders", &headers)).await.unwrap()
+        })
+        .await;
+        let resp = captured.output;
+        assert_eq!(resp.status(), 201, "the response is otherwise the service's own");
+        assert!(resp.body().starts_with("/orders:"));
+        let value = resp.headers()[RACEWAY_CLOCK].to_str().unwrap();
+        let back = crate::propagation::Incoming::parse([(RACEWAY_CLOCK, value)]);
+        let served = captured.events.last().unwrap();
+        assert!(matches!(served.kind, EventKind::HttpResponse { .. }));
+        let own = (served.task.thread_id(), served.clock.own_count());
+        assert!(back.clock.contains(&own), "the task's count after its HttpResponse: {:?}", back.clock);
+        assert_eq!(back.span_id, served.span_id, "the callee's span");
+        assert_eq!(back.upstream_span_id, served.upstream_span_id, "and the caller's");
+    }
+
+    #[cfg(feature = "enabled")]
+    #[tokio::test]
+    async fn callers_without_a_raceway_clock_get_no_clock_back() {
+        for headers in [&[][..], &[("traceparent", TP)][..], &[(RACEWAY_CLOCK, "v1;garbage")][..]] {
+            let (resp, events) = serve(&RacewayLayer::new(), request("/orders", headers), 200).await;
+            assert!(!resp.headers().contains_key(RACEWAY_CLOCK), "{headers:?}");
+            assert_eq!(events.len(), 3, "traced as before");
+        }
+    }
+
+    #[cfg(feature = "enabled")]
+    #[tokio::test]
+    async fn a_caller_that_merges_the_response_is_ordered_after_the_callee_and_one_that_does_not_races() {
+        for merge in [true, false] {
+            for _ in 0..20 {
+                let mut svc = RacewayLayer::new().layer(Handler(200));
+                let captured = crate::testing::capture_async(async move {
+                    crate::instrument::track::track_write("handled", &0, &1);
+                    let headers = crate::propagation::propagation_headers(std::iter::empty::<(String, String)>());
+                    let headers = headers.unwrap();
+                    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    let resp = svc.call(request("/orders", &headers)).await.unwrap();
+                    if merge {
+                        assert!(crate::propagation::merge_response_headers(resp.headers()));
+                    }
+                    crate::instrument::track::track_write("handled", &1, &2);
+                })
+                .await;
+                let races = captured.report.races_on("handled").count();
+                assert_eq!(races, usize::from(!merge), "merged: {merge}");
+            }
+        }
+    }
+
     #[test]
     fn the_service_and_its_future_are_send_and_sync_as_axum_and_tonic_require() {
         fn send_sync<T: Send + Sync + Clone + 'static>() {}
