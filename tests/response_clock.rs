@@ -8,7 +8,8 @@
 //!
 //! `init` is process-wide and the analyzer's report accumulates over the run, so this binary
 //! installs one client (with the analyzer and a loopback collector checked against the strict
-//! server mirror) and its tests take turns, each counting only the racing pairs it added.
+//! server mirror) and its tests take turns ([`TURN`]), each counting only the racing pairs it
+//! added.
 
 mod support;
 
@@ -26,6 +27,9 @@ use support::collector::Collector;
 use support::server_types::parse_event;
 
 const RUNS: usize = 20;
+
+/// The tests take turns: each counts the racing pairs its own calls add to the shared report.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct World {
     collector: Collector,
@@ -141,7 +145,7 @@ fn component(e: &Value, name: &str) -> Option<u64> {
 #[tokio::test]
 async fn a_caller_writing_after_the_callees_response_does_not_race_with_the_callee() {
     let w = world();
-    let _turn = support::serial();
+    let _turn = TURN.lock().await;
     for run in 0..RUNS as u32 {
         let before = racing_pairs();
         let call = write_call_write(w.callee, run).await;
@@ -155,7 +159,7 @@ async fn a_caller_writing_after_the_callees_response_does_not_race_with_the_call
     let events = events_of(&call.trace_id, 6);
     let request = events.iter().find(|e| kind(e) == "HttpRequest").unwrap();
     let callee_thread = request["metadata"]["thread_id"].as_str().unwrap();
-    let callee_done = events.iter().filter(|e| e["metadata"]["thread_id"] == callee_thread).last().unwrap();
+    let callee_done = events.iter().rfind(|e| e["metadata"]["thread_id"] == callee_thread).unwrap();
     assert_eq!(kind(callee_done), "HttpResponse");
     let callee_count = component(callee_done, callee_thread).unwrap();
     let caller: Vec<&Value> = events.iter().filter(|e| e["metadata"]["thread_id"] != callee_thread).collect();
@@ -169,7 +173,7 @@ async fn a_caller_writing_after_the_callees_response_does_not_race_with_the_call
 #[tokio::test]
 async fn the_response_header_round_trips_through_the_layer_and_reqwest() {
     let w = world();
-    let _turn = support::serial();
+    let _turn = TURN.lock().await;
     let call = write_call_write(w.callee, 2000).await;
     let header = call.clock_header.expect("the layer answers a Raceway caller with its clock");
     let parsed = raceway_clock(&header).expect("the header parses as a raceway-clock");
@@ -185,7 +189,7 @@ async fn the_response_header_round_trips_through_the_layer_and_reqwest() {
 #[tokio::test]
 async fn a_callee_that_sends_no_clock_back_leaves_the_race_reported() {
     let w = world();
-    let _turn = support::serial();
+    let _turn = TURN.lock().await;
     for run in 0..RUNS as u32 {
         let before = racing_pairs();
         let call = write_call_write(w.stripped, 3000 + run).await;
@@ -205,7 +209,7 @@ async fn a_callee_that_sends_no_clock_back_leaves_the_race_reported() {
 #[tokio::test]
 async fn a_peer_without_raceway_answers_unchanged_and_nothing_is_recorded_for_it() {
     let w = world();
-    let _turn = support::serial();
+    let _turn = TURN.lock().await;
     let call = write_call_write(w.plain, 5000).await;
     assert_eq!(call.body, "reserved", "raceway_send is send()");
     assert!(call.clock_header.is_none());

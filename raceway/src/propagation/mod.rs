@@ -52,6 +52,8 @@ mod traceparent;
 
 pub(crate) use incoming::Incoming;
 pub use outgoing::propagation_headers;
+// The reqwest extension records its own event kind for the merge.
+#[cfg(feature = "reqwest")]
 pub(crate) use response::merge_response;
 pub use response::{merge_response_headers, response_headers};
 

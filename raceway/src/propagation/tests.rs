@@ -347,7 +347,7 @@ fn only_exact_names_of_tasks_this_process_issued_become_tasks() {
         format!("{prefix}0{task}"),                 // not the canonical number
         format!("{prefix}+{task}"),                 // a sign
         format!("{prefix}{task}x"),                 // trailing text
-        format!("{prefix}"),                        // no number
+        prefix.clone(),                             // no number
         format!("{prefix}{}", task + 1_000_000),    // a task not handed out yet
         format!("{prefix}0"),                       // task numbers start at 1
         format!("{prefix}99999999999999999999999"), // beyond u64
