@@ -10,15 +10,20 @@
 //! `raceway::http::RacewayLayer`. A customer (with no trace) posts two orders at once; for each:
 //!
 //! - the gateway's layer starts a trace, and the handler calls inventory and payment with
-//!   `.raceway_propagate()`: each call gets its own child span linked to the gateway's span, and
-//!   both downstream services continue the gateway's trace;
+//!   `.raceway_send()`: each call gets its own child span linked to the gateway's span, both
+//!   downstream services continue the gateway's trace, and each answers with its clock (the
+//!   `raceway-clock` response header), which the gateway merges: what the gateway does after a
+//!   response is ordered after that service's work. So the gateway reading the payment status
+//!   that payment just wrote is no race;
 //! - work that outlives the request stays in the request's trace: a receipt sent by a task made
 //!   with `raceway::spawn` (never joined), and a ledger job handed to a worker through a queue
 //!   together with `Context::current()`, run there under `Context::scope`.
 //!
 //! Inventory updates its stock with a read, an `.await`, then a write and no lock: two concurrent
-//! orders make a lost update, which the Raceway server (or, without `RACEWAY_URL`, the embedded
-//! analyzer at exit) reports as a race between the two requests.
+//! orders make a lost update, which the embedded analyzer (without `RACEWAY_URL`, at exit)
+//! reports as a race between the two requests, and nothing else. The Raceway server reports it
+//! too; its per-trace check does not yet order a caller's events after its callee's, so there
+//! the gateway's read of the payment status is also listed against payment's write.
 //!
 //! In production each service is its own process with its own `service_name`; here the three
 //! share the process's identity and are told apart by their spans.
@@ -139,9 +144,9 @@ async fn call(g: &Gateway, to: SocketAddr, path: &str, order: Order) -> Result<H
         .post(format!("http://{to}{path}"))
         .header("content-type", "application/json")
         .body(body)
-        // traceparent + raceway-clock (+ tracestate): a child span of this request per call.
-        .raceway_propagate()
-        .send()
+        // traceparent + raceway-clock (+ tracestate): a child span of this request per call; the
+        // callee's clock from the response is merged into this request's task.
+        .raceway_send()
         .await
         .map_err(|e| e.to_string())?;
     let text = resp.text().await.map_err(|e| e.to_string())?;
@@ -153,6 +158,8 @@ async fn checkout(State(g): State<Gateway>, Json(order): Json<Order>) -> Result<
     let (inventory, payment) =
         tokio::join!(call(&g, g.inventory, "/reserve", order), call(&g, g.payment, "/charge", order));
     let downstream = vec![inventory?, payment?];
+    // Payment wrote this before answering; its response's clock orders the read after the write.
+    raceway::track_read(format!("payments[{}].status", order.id), &"captured");
     raceway::track_write(format!("orders[{}].status", order.id), &"pending", &"paid");
 
     // Outlives the request, same trace: a task spawned from the request's task.

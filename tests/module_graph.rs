@@ -27,7 +27,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("context", &["stage", "event", "config"]),
     ("record", &["context", "stage", "event", "config"]),
     ("instrument", &["record", "context", "stage", "event", "config", "error"]),
-    ("propagation", &["context", "event", "config", "error"]),
+    ("propagation", &["record", "context", "event", "config", "error"]),
     ("exporter", &["stage", "event", "config", "error"]),
     ("analyzer", &["stage", "event", "config"]),
     // `testing` only in its unit tests (test captures); `testing` never imports `http`.

@@ -2,7 +2,7 @@
 //! and hand it to the dispatch (or to a test capture).
 
 use crate::context::{with_local, Local, TaskState};
-use crate::event::clock::Clock;
+use crate::event::clock::{Clock, Component};
 use crate::event::id::Uuid;
 use crate::event::timestamp::now_nanos;
 use crate::event::{Event, EventKind};
@@ -17,6 +17,9 @@ pub(crate) enum Link {
     Join { child_last: Option<Uuid>, child_clock: Option<Clock> },
     /// After the task's previous event, releasing order to another task (a handoff's release).
     Release,
+    /// After the task's previous event, merging clock components received from elsewhere (the
+    /// callee's clock in a response): what they count happened before this event.
+    Merge(Vec<(Component, u64)>),
 }
 
 /// The duration an event carries (`Event::duration_ns`).
@@ -56,6 +59,19 @@ pub(crate) fn record_timed(kind: EventKind) -> u64 {
     now_nanos()
 }
 
+/// Records `kind` after merging `components` into the running task's clock (creating a new
+/// trace if there is none). Returns the new event's id when it was queued.
+pub(crate) fn record_merged(
+    kind: EventKind,
+    duration_ns: impl Into<Elapsed>,
+    components: Vec<(Component, u64)>,
+) -> Option<Uuid> {
+    if !switch::enabled() {
+        return None;
+    }
+    record_linked(kind, duration_ns.into(), Link::Merge(components))
+}
+
 #[inline]
 pub(crate) fn record_linked(kind: EventKind, duration: Elapsed, link: Link) -> Option<Uuid> {
     record_on_this_thread(kind, duration, link).map(|(id, _)| id)
@@ -78,13 +94,17 @@ fn record_on_this_thread(kind: EventKind, duration: Elapsed, link: Link) -> Opti
 fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
     let task = local.task.get_or_insert_with(TaskState::root);
     let carries_order = kind.carries_order() || !matches!(link, Link::Chain);
-    if let Link::Join { child_last, child_clock } = link {
-        if let Some(c) = child_clock {
-            task.clock.merge(&c);
+    match link {
+        Link::Chain | Link::Release => {}
+        Link::Join { child_last, child_clock } => {
+            if let Some(c) = child_clock {
+                task.clock.merge(&c);
+            }
+            if child_last.is_some() {
+                task.last = child_last;
+            }
         }
-        if child_last.is_some() {
-            task.last = child_last;
-        }
+        Link::Merge(components) => task.clock.merge_components(components),
     }
     if task.trace.capture.is_some() {
         let event = stamp(task, kind, duration);

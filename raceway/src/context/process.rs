@@ -3,6 +3,7 @@
 //! names this process's clock component after it, and task ids are shown as thread ids in it.
 
 use crate::config::Config;
+use crate::event::clock::Component;
 use crate::event::id::TaskId;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -42,6 +43,44 @@ impl Process {
         let mut s = TaskId::thread_id_prefix(&self.service, self.pid);
         s.push_str(&task.as_u64().to_string());
         s
+    }
+
+    /// The components of a vector clock read from a header, as this process keeps them.
+    ///
+    /// A task of this process that went out in a header comes back named by its thread id: in a
+    /// response to its own call, or in the request of a service running in this same process.
+    /// This process's events carry that task as `Component::Task`; kept as a `Remote` string it
+    /// would be a second, unrelated component, and what the callee did after the caller's work
+    /// would not be seen as ordered. So `<service>-<pid>-task-<n>` with exactly this service
+    /// and pid, for a task number already handed out, becomes `Component::Task(n)`; every other
+    /// name stays `Remote`.
+    ///
+    /// Only when the clock also counts this process's `"<service>#<instance>"`: every header this
+    /// process sends does, so a clock that does not cannot hold its tasks. Two instances of one
+    /// service with the same pid (pid 1 in every container) name their tasks alike; their
+    /// instance ids tell them apart.
+    pub(crate) fn read_clock(&self, clock: Vec<(String, u64)>) -> Vec<(Component, u64)> {
+        let own = self.clock_component();
+        let ours = clock.iter().any(|(name, n)| **name == *own && *n > 0);
+        let prefix = TaskId::thread_id_prefix(&self.service, self.pid);
+        let task = |name: &str| {
+            let digits = name.strip_prefix(prefix.as_str())?;
+            // The canonical decimal only, as `thread_id` writes it: no sign, no leading zero.
+            if digits.is_empty() || digits.len() > 20 || digits.starts_with('0') {
+                return None;
+            }
+            if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            TaskId::issued(digits.parse().ok()?)
+        };
+        clock
+            .into_iter()
+            .map(|(name, n)| match task(&name).filter(|_| ours) {
+                Some(t) => (Component::Task(t), n),
+                None => (Component::Remote(Arc::from(name)), n),
+            })
+            .collect()
     }
 }
 

@@ -226,6 +226,12 @@ impl TaskId {
         self.0 & UNORDERED != 0
     }
 
+    /// The task numbered `n`, if this process has handed that number out. A task name read from
+    /// a header may be anything; one that was never issued must not pose as a task of ours.
+    pub(crate) fn issued(n: u64) -> Option<TaskId> {
+        (n >= 1 && n < NEXT_TASK.load(Ordering::Relaxed)).then_some(TaskId(n))
+    }
+
     /// The text before the number in every `metadata.thread_id` of a process:
     /// `<service>-<pid>-task-`. The one place this naming rule is written; the exporter renders
     /// it once per client, [`TaskId::thread_id`] (in `context::process`) per call.
@@ -272,6 +278,14 @@ mod tests {
         assert_eq!(SpanId::parse("0000000000000000"), None);
         assert_eq!(SpanId::parse("00F067AA0BA902B7").unwrap().to_string(), "00f067aa0ba902b7");
         assert_eq!(SpanId::random().to_string().len(), 16);
+    }
+
+    #[test]
+    fn only_task_numbers_already_handed_out_are_issued() {
+        let t = TaskId::next();
+        assert_eq!(TaskId::issued(t.as_u64()), Some(t));
+        assert_eq!(TaskId::issued(0), None, "numbering starts at 1");
+        assert_eq!(TaskId::issued(u64::MAX), None);
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! The client side: propagation headers on an outgoing `reqwest` request.
 
 use crate::error::Error;
+use crate::event::value::null;
+use crate::event::EventKind;
+use std::future::Future;
+use std::time::Instant;
 
 /// Adds the running trace's propagation headers to an outgoing `reqwest` request in one call.
 ///
@@ -37,6 +41,33 @@ pub trait RequestBuilderExt: Sized {
     /// # Errors
     /// [`Error::NoActiveTrace`] when no trace is running on this task.
     fn try_raceway_propagate(self) -> Result<Self, Error>;
+
+    /// Sends the request with the propagation headers (as
+    /// [`raceway_propagate`](Self::raceway_propagate)) and, when the response carries the
+    /// callee's `raceway-clock`, merges it into the running task: what the task does after the
+    /// response is ordered after everything the callee did for it. The merge is recorded as an
+    /// `HttpResponse` event of the caller (status, time since the call). A response without the
+    /// header (a service without Raceway) changes nothing: no merge, no event. Otherwise this is
+    /// `send()`: the same result, the same response, untouched.
+    ///
+    /// Await it in the task that made the call, as for any recording.
+    ///
+    /// ```no_run
+    /// use raceway::http::RequestBuilderExt;
+    ///
+    /// # async fn reserve(client: reqwest::Client) -> reqwest::Result<()> {
+    /// raceway::track_write("orders[7].status", &"new", &"pending");
+    /// let resp = client.post("http://inventory.internal/reserve").raceway_send().await?;
+    /// // Ordered after the inventory's work for this call: no race with its writes.
+    /// raceway::track_write("orders[7].status", &"pending", &"reserved");
+    /// # drop(resp);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`reqwest::RequestBuilder::send`].
+    fn raceway_send(self) -> impl Future<Output = ::reqwest::Result<::reqwest::Response>> + Send;
 }
 
 impl RequestBuilderExt for ::reqwest::RequestBuilder {
@@ -50,6 +81,23 @@ impl RequestBuilderExt for ::reqwest::RequestBuilder {
     fn try_raceway_propagate(self) -> Result<Self, Error> {
         let headers = crate::propagation::propagation_headers(std::iter::empty::<(String, String)>())?;
         Ok(with_headers(self, headers))
+    }
+
+    fn raceway_send(self) -> impl Future<Output = ::reqwest::Result<::reqwest::Response>> + Send {
+        let start = Instant::now();
+        let sending = self.raceway_propagate().send();
+        async move {
+            let resp = sending.await?;
+            let (status, elapsed) = (resp.status().as_u16(), start.elapsed());
+            let kind = |_| EventKind::HttpResponse {
+                status,
+                headers: Vec::new(),
+                body: null(),
+                duration_ms: elapsed.as_millis() as u64,
+            };
+            crate::propagation::merge_response(resp.headers(), kind, Some(elapsed.as_nanos() as u64));
+            Ok(resp)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The server side: a tower middleware that runs each request as a logical task of its trace.
 
-use crate::context::{with_task, Context, Instrumented};
+use crate::context::{with_task, Instrumented};
+use crate::propagation::{Incoming, RACEWAY_CLOCK};
 use ::http::request::Parts;
 use ::http::{Request, Response};
 use std::fmt;
@@ -37,9 +38,15 @@ impl Filter {
 /// (status, duration). Every event of the request carries `instance_id`, `distributed_span_id`
 /// and, when there was a caller, `upstream_span_id`.
 ///
+/// When the caller sent a `raceway-clock` (it is a Raceway SDK), the response carries one back:
+/// the request task's clock after its `HttpResponse`, which the caller merges
+/// ([`RequestBuilderExt::raceway_send`](crate::http::RequestBuilderExt::raceway_send),
+/// [`crate::propagation::merge_response_headers`]) so that its work after the response is
+/// ordered after this request's. Other callers get no such header.
+///
 /// Inside the handler, [`crate::propagation_headers`] (or
 /// [`RequestBuilderExt::raceway_propagate`](crate::http::RequestBuilderExt::raceway_propagate))
-/// sends the trace on, and [`Context::current`] captures it for background work that outlives
+/// sends the trace on, and [`Context::current`](crate::Context::current) captures it for background work that outlives
 /// the request.
 ///
 /// # Global, per route, or filtered
@@ -187,7 +194,9 @@ where
             return ResponseFuture(Kind::Plain(self.inner.call(Request::from_parts(parts, body))));
         }
         let start = Instant::now();
-        let mut state = Some(Context::from_headers(&parts.headers).into_task());
+        let incoming = Incoming::parse(&parts.headers);
+        let clock_back = incoming.raceway_caller;
+        let mut state = Some(incoming.into_context().into_task());
         let inner = &mut self.inner;
         // The inner `call` runs in the request's task too: routers and handlers may do work there.
         let future = with_task(&mut state, move || {
@@ -195,17 +204,22 @@ where
             inner.call(Request::from_parts(parts, body))
         });
         match state {
-            Some(state) => ResponseFuture(Kind::Traced(Instrumented::new(Timed { inner: future, start }, state, None))),
+            Some(state) => {
+                ResponseFuture(Kind::Traced(Instrumented::new(Timed { inner: future, start, clock_back }, state, None)))
+            }
             None => ResponseFuture(Kind::Plain(future)),
         }
     }
 }
 
-/// Records the response (or the service's error) when the inner future completes; polled inside
-/// the request's task, so the event lands in its chain.
+/// Records the response (or the service's error) when the inner future completes, and adds the
+/// request task's clock to the response; polled inside the request's task, so the event lands
+/// in its chain and the clock is the task's.
 struct Timed<F> {
     inner: F,
     start: Instant,
+    /// The caller sent a `raceway-clock`, so it can read this service's back.
+    clock_back: bool,
 }
 
 impl<F, B, E> Future for Timed<F>
@@ -215,13 +229,18 @@ where
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `inner` is structurally pinned (never moved out, dropped in place); `start` is
-        // `Unpin` and only read.
+        // SAFETY: `inner` is structurally pinned (never moved out, dropped in place); `start` and
+        // `clock_back` are `Unpin` and only read.
         let this = unsafe { self.get_unchecked_mut() };
-        let out = unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx);
-        if let Poll::Ready(result) = &out {
+        let mut out = unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx);
+        if let Poll::Ready(result) = &mut out {
             match result {
-                Ok(resp) => crate::instrument::track::track_http_response(resp.status().as_u16(), this.start.elapsed()),
+                Ok(resp) => {
+                    crate::instrument::track::track_http_response(resp.status().as_u16(), this.start.elapsed());
+                    if this.clock_back {
+                        send_clock_back(resp.headers_mut());
+                    }
+                }
                 Err(_) => crate::instrument::track::track_error_with(
                     "HttpServiceError",
                     format!("the service failed with a `{}`", std::any::type_name::<E>()),
@@ -230,6 +249,20 @@ where
             }
         }
         out
+    }
+}
+
+/// Adds the running task's `raceway-clock` to a response, after its last event (the response's):
+/// the caller orders what it does after the response after all of this request's work. Only to
+/// a caller that sent one, i.e. a Raceway SDK that can merge it: a browser or `curl` in front of
+/// an edge service is not shown the service's name, host and task ids, and pays for no header.
+/// A value that cannot be a header is skipped: the response is never failed or changed otherwise.
+fn send_clock_back(headers: &mut ::http::HeaderMap) {
+    let Ok(clock) = crate::propagation::response_headers() else {
+        return;
+    };
+    if let Some(value) = clock.get(RACEWAY_CLOCK).and_then(|v| ::http::HeaderValue::from_str(v).ok()) {
+        headers.insert(RACEWAY_CLOCK, value);
     }
 }
 
@@ -269,6 +302,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::Context;
     #[cfg(feature = "enabled")]
     use crate::event::EventKind;
     use tower_layer::Layer;
@@ -395,6 +429,63 @@ mod tests {
         assert!(
             matches!(&captured.events[1].kind, EventKind::Error { error_type, .. } if error_type.as_str() == "HttpServiceError")
         );
+    }
+
+    #[cfg(feature = "enabled")]
+    #[tokio::test]
+    async fn a_raceway_caller_gets_the_request_tasks_clock_back_in_the_response() {
+        let mut svc = RacewayLayer::new().layer(Handler(201));
+        let captured = crate::testing::capture_async(async move {
+            let headers = crate::propagation::propagation_headers(std::iter::empty::<(String, String)>()).unwrap();
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            svc.call(request("/orders", &headers)).await.unwrap()
+        })
+        .await;
+        let resp = captured.output;
+        assert_eq!(resp.status(), 201, "the response is otherwise the service's own");
+        assert!(resp.body().starts_with("/orders:"));
+        let value = resp.headers()[RACEWAY_CLOCK].to_str().unwrap();
+        let back = crate::propagation::Incoming::parse([(RACEWAY_CLOCK, value)]);
+        let served = captured.events.last().unwrap();
+        assert!(matches!(served.kind, EventKind::HttpResponse { .. }));
+        let own = (served.task.thread_id(), served.clock.own_count());
+        assert!(back.clock.contains(&own), "the task's count after its HttpResponse: {:?}", back.clock);
+        assert_eq!(back.span_id, served.span_id, "the callee's span");
+        assert_eq!(back.upstream_span_id, served.upstream_span_id, "and the caller's");
+    }
+
+    #[cfg(feature = "enabled")]
+    #[tokio::test]
+    async fn callers_without_a_raceway_clock_get_no_clock_back() {
+        for headers in [&[][..], &[("traceparent", TP)][..], &[(RACEWAY_CLOCK, "v1;garbage")][..]] {
+            let (resp, events) = serve(&RacewayLayer::new(), request("/orders", headers), 200).await;
+            assert!(!resp.headers().contains_key(RACEWAY_CLOCK), "{headers:?}");
+            assert_eq!(events.len(), 3, "traced as before");
+        }
+    }
+
+    #[cfg(feature = "enabled")]
+    #[tokio::test]
+    async fn a_caller_that_merges_the_response_is_ordered_after_the_callee_and_one_that_does_not_races() {
+        for merge in [true, false] {
+            for _ in 0..20 {
+                let mut svc = RacewayLayer::new().layer(Handler(200));
+                let captured = crate::testing::capture_async(async move {
+                    crate::instrument::track::track_write("handled", &0, &1);
+                    let headers = crate::propagation::propagation_headers(std::iter::empty::<(String, String)>());
+                    let headers = headers.unwrap();
+                    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    let resp = svc.call(request("/orders", &headers)).await.unwrap();
+                    if merge {
+                        assert!(crate::propagation::merge_response_headers(resp.headers()));
+                    }
+                    crate::instrument::track::track_write("handled", &1, &2);
+                })
+                .await;
+                let races = captured.report.races_on("handled").count();
+                assert_eq!(races, usize::from(!merge), "merged: {merge}");
+            }
+        }
     }
 
     #[test]

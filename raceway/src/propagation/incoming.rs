@@ -8,7 +8,6 @@ use crate::context::{with_local, Context};
 use crate::event::clock::Component;
 use crate::event::id::{SpanId, Uuid};
 use crate::event::Span;
-use std::sync::Arc;
 
 /// What the incoming headers said, after validation. Every field is optional: an invalid header
 /// contributes nothing.
@@ -21,6 +20,9 @@ pub(crate) struct Incoming {
     pub upstream_span_id: Option<SpanId>,
     pub tracestate: Option<String>,
     pub clock: Vec<(String, u64)>,
+    /// A valid `raceway-clock` arrived: the caller is a Raceway SDK, which reads this service's
+    /// clock back from the response (see `response.rs`).
+    pub raceway_caller: bool,
 }
 
 /// A header value as text: visible ASCII (plus spaces and tabs) within the size cap.
@@ -83,6 +85,7 @@ impl Incoming {
             out.span_id = Some(span_id);
         }
         if let Some(rc) = rc {
+            out.raceway_caller = true;
             out.trace_id = rc.trace_id.or(out.trace_id);
             out.span_id = rc.span_id.or(out.span_id);
             out.upstream_span_id = rc.parent_span_id;
@@ -96,17 +99,14 @@ impl Incoming {
     }
 
     /// The request's context: this service's span, the upstream link, and the caller's clock
-    /// plus this service's own component (`"<service>#<instance>"`, 0 when it is new).
+    /// (this process's own tasks in it read back as tasks, see `Process::read_clock`) plus this
+    /// service's own component (`"<service>#<instance>"`, 0 when it is new).
     pub(crate) fn into_context(self) -> Context {
-        let own = process::current().clock_component();
-        let mut clock: Vec<(Component, u64)> = Vec::with_capacity(self.clock.len() + 1);
-        let mut has_own = false;
-        for (name, n) in self.clock {
-            has_own |= *name == *own;
-            clock.push((Component::Remote(Arc::from(name)), n));
-        }
-        if !has_own {
-            clock.push((Component::Remote(own), 0));
+        let process = process::current();
+        let own = Component::Remote(process.clock_component());
+        let mut clock = process.read_clock(self.clock);
+        if !clock.iter().any(|(c, _)| *c == own) {
+            clock.push((own, 0));
         }
         let span = Span {
             span_id: Some(self.span_id.unwrap_or_else(SpanId::random)),
@@ -124,7 +124,7 @@ impl Incoming {
 }
 
 /// Keeps the first occurrence of a header that must appear at most once; counts repeats.
-fn keep_once(slot: &mut String, seen: &mut u8, value: &[u8]) {
+pub(super) fn keep_once(slot: &mut String, seen: &mut u8, value: &[u8]) {
     *seen = seen.saturating_add(1);
     if *seen == 1 {
         match header_text(value) {

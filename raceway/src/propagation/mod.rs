@@ -28,7 +28,8 @@
 //! | file | what |
 //! |---|---|
 //! | `incoming.rs` | reading a request's headers into a [`Context`](crate::Context) |
-//! | `outgoing.rs` | [`propagation_headers`] for a downstream call |
+//! | `outgoing.rs` | [`propagation_headers`] for a downstream call, and the one `raceway-clock` writer |
+//! | `response.rs` | the callee's clock back in the response: [`response_headers`], [`merge_response_headers`] |
 //! | `traceparent.rs` | the W3C `traceparent` header |
 //! | `raceway_clock.rs` | the `raceway-clock` header: span links and the vector clock |
 //! | `base64url.rs` | the base64url both directions use |
@@ -44,18 +45,24 @@ pub(crate) mod base64url;
 mod incoming;
 mod outgoing;
 mod raceway_clock;
+mod response;
 #[cfg(test)]
 mod tests;
 mod traceparent;
 
 pub(crate) use incoming::Incoming;
 pub use outgoing::propagation_headers;
+// The reqwest extension records its own event kind for the merge.
+#[cfg(feature = "reqwest")]
+pub(crate) use response::merge_response;
+pub use response::{merge_response_headers, response_headers};
 
 /// The W3C Trace Context header carrying the trace id and the callee's span id.
 pub const TRACEPARENT: &str = "traceparent";
 /// The W3C vendor-state header, passed through unchanged.
 pub const TRACESTATE: &str = "tracestate";
-/// Raceway's header: `v1;<base64url JSON>` with span links and the caller's vector clock.
+/// Raceway's header: `v1;<base64url JSON>` with span links and the sender's vector clock (the
+/// caller's on a request, the callee's on a response).
 pub const RACEWAY_CLOCK: &str = "raceway-clock";
 /// Longest header value read, in bytes; longer ones are ignored as invalid.
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;

@@ -3,11 +3,11 @@
 use super::{
     base64url, CLOCK_PREFIX, MAX_CLOCK_COMPONENTS, MAX_CLOCK_JSON_BYTES, RACEWAY_CLOCK, TRACEPARENT, TRACESTATE,
 };
-use crate::context::process;
+use crate::context::process::{self, Process};
 use crate::context::with_local;
 use crate::error::Error;
-use crate::event::clock::Component;
-use crate::event::id::SpanId;
+use crate::event::clock::{Clock, Component};
+use crate::event::id::{SpanId, Uuid};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -42,51 +42,17 @@ where
     let own = p.clock_component();
     let child = SpanId::random();
     let built = with_local(|l| {
+        // The clock leaves this task: its events must reach the sinks before the callee's, which
+        // the analyzer orders by it (it reads events in delivery order).
+        l.publish();
         let task = l.task.as_mut()?;
         let own_c = Component::Remote(own.clone());
         let n = task.clock.get(&own_c).saturating_add(1);
-        task.clock.merge_components(vec![(own_c.clone(), n)]);
-
-        let trace_id = task.trace.id;
+        task.clock.merge_components(vec![(own_c, n)]);
         let span = task.trace.span.as_ref();
-        let mut json = String::with_capacity(256);
-        json.push_str("{\"trace_id\":\"");
-        let _ = write!(json, "{trace_id}\",\"span_id\":\"{child}\",\"parent_span_id\":");
-        match span.and_then(|s| s.span_id) {
-            Some(s) => {
-                let _ = write!(json, "\"{s}\"");
-            }
-            None => json.push_str("null"),
-        }
-        json.push_str(",\"service\":");
-        json_string(&mut json, &p.service);
-        json.push_str(",\"instance\":");
-        json_string(&mut json, &p.instance_id);
-        // Most important first, so the caps never drop them: the service's component, then the
-        // calling task's own, then what it inherited. The caps keep the header readable by peers
-        // (at most MAX_CLOCK_COMPONENTS, and MAX_HEADER_BYTES once base64-encoded).
-        let _ = write!(json, ",\"clock\":[[");
-        json_string(&mut json, &own);
-        let _ = write!(json, ",{n}]");
-        let own_task = Component::Task(task.clock.task());
-        let rest = task.clock.components().filter(|(c, _)| **c != own_c && **c != own_task);
-        let ordered = std::iter::once((&own_task, task.clock.own_count())).chain(rest);
-        let mut item = String::new();
-        for (c, v) in ordered.take(MAX_CLOCK_COMPONENTS - 1) {
-            item.clear();
-            item.push_str(",[");
-            match c {
-                Component::Task(t) => json_string(&mut item, &p.thread_id(*t)),
-                Component::Remote(s) => json_string(&mut item, s),
-            }
-            let _ = write!(item, ",{v}]");
-            if json.len() + item.len() + 2 > MAX_CLOCK_JSON_BYTES {
-                break;
-            }
-            json.push_str(&item);
-        }
-        json.push_str("]}");
-        Some((trace_id, json, span.and_then(|s| s.tracestate.clone())))
+        let parent = span.and_then(|s| s.span_id);
+        let json = clock_json(&p, &task.clock, task.trace.id, Some(child), parent);
+        Some((task.trace.id, json, span.and_then(|s| s.tracestate.clone())))
     })
     .flatten();
     let (trace_id, json, tracestate) = built.ok_or(Error::NoActiveTrace)?;
@@ -102,6 +68,64 @@ where
         headers.insert(TRACESTATE.into(), ts);
     }
     Ok(headers)
+}
+
+/// The `raceway-clock` JSON for a task's `clock`: the one writer of the header, for requests
+/// (`span_id` the callee's new span, `parent_span_id` the caller's) and responses (`span_id` the
+/// callee's span, `parent_span_id` its caller's), so that peers read both alike.
+pub(super) fn clock_json(
+    p: &Process,
+    clock: &Clock,
+    trace_id: Uuid,
+    span_id: Option<SpanId>,
+    parent_span_id: Option<SpanId>,
+) -> String {
+    let own = p.clock_component();
+    let own_c = Component::Remote(own.clone());
+    let mut json = String::with_capacity(256);
+    let _ = write!(json, "{{\"trace_id\":\"{trace_id}\",\"span_id\":");
+    json_span(&mut json, span_id);
+    json.push_str(",\"parent_span_id\":");
+    json_span(&mut json, parent_span_id);
+    json.push_str(",\"service\":");
+    json_string(&mut json, &p.service);
+    json.push_str(",\"instance\":");
+    json_string(&mut json, &p.instance_id);
+    // Most important first, so the caps never drop them: the service's component, then the
+    // task's own, then what it inherited. The caps keep the header readable by peers (at most
+    // MAX_CLOCK_COMPONENTS, and MAX_HEADER_BYTES once base64-encoded).
+    let _ = write!(json, ",\"clock\":[[");
+    json_string(&mut json, &own);
+    let _ = write!(json, ",{}]", clock.get(&own_c));
+    let own_task = Component::Task(clock.task());
+    let rest = clock.components().filter(|(c, _)| **c != own_c && **c != own_task);
+    let ordered = std::iter::once((&own_task, clock.own_count())).chain(rest);
+    let mut item = String::new();
+    for (c, v) in ordered.take(MAX_CLOCK_COMPONENTS - 1) {
+        item.clear();
+        item.push_str(",[");
+        match c {
+            Component::Task(t) => json_string(&mut item, &p.thread_id(*t)),
+            Component::Remote(s) => json_string(&mut item, s),
+        }
+        let _ = write!(item, ",{v}]");
+        if json.len() + item.len() + 2 > MAX_CLOCK_JSON_BYTES {
+            break;
+        }
+        json.push_str(&item);
+    }
+    json.push_str("]}");
+    json
+}
+
+/// Appends a span id as a JSON string, or `null`.
+fn json_span(out: &mut String, id: Option<SpanId>) {
+    match id {
+        Some(s) => {
+            let _ = write!(out, "\"{s}\"");
+        }
+        None => out.push_str("null"),
+    }
 }
 
 /// Appends `s` as a JSON string literal.

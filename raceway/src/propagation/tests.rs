@@ -316,3 +316,68 @@ fn incoming_context_adds_this_services_component_once() {
     assert_eq!(again.clock.as_ref().unwrap().get(&own), 7);
     assert_eq!(again.clock.as_ref().unwrap().components().filter(|(c, _)| **c == own).count(), 1);
 }
+
+/// A clock as this process's own headers send it: its `"<service>#<instance>"` counted, then
+/// `names` with their counts.
+fn sent_by_this_process(names: &[(&str, u64)]) -> Vec<(String, u64)> {
+    let own = process::current().clock_component().to_string();
+    std::iter::once((own, 1)).chain(names.iter().map(|(n, v)| (n.to_string(), *v))).collect()
+}
+
+#[test]
+fn this_processs_task_names_read_back_as_its_own_tasks() {
+    let p = process::current();
+    let task = crate::event::id::TaskId::next();
+    let name = p.thread_id(task);
+    let got = p.read_clock(sent_by_this_process(&[(&name, 3), ("billing#pod-7", 2)]));
+    assert_eq!(got[1], (Component::Task(task), 3), "the same component this process's events carry");
+    assert_eq!(got[2], (Component::Remote("billing#pod-7".into()), 2));
+    assert_eq!(got[0], (Component::Remote(p.clock_component()), 1));
+}
+
+#[test]
+fn only_exact_names_of_tasks_this_process_issued_become_tasks() {
+    let p = process::current();
+    let task = crate::event::id::TaskId::next().as_u64();
+    let prefix = crate::event::id::TaskId::thread_id_prefix(&p.service, p.pid);
+    let other_pid = crate::event::id::TaskId::thread_id_prefix(&p.service, p.pid.wrapping_add(1));
+    let names = [
+        format!("{other_pid}{task}"),               // another process of the same service
+        format!("x{prefix}{task}"),                 // another service ending like ours
+        format!("{prefix}0{task}"),                 // not the canonical number
+        format!("{prefix}+{task}"),                 // a sign
+        format!("{prefix}{task}x"),                 // trailing text
+        prefix.clone(),                             // no number
+        format!("{prefix}{}", task + 1_000_000),    // a task not handed out yet
+        format!("{prefix}0"),                       // task numbers start at 1
+        format!("{prefix}99999999999999999999999"), // beyond u64
+    ];
+    let clock: Vec<(&str, u64)> = names.iter().map(|n| (n.as_str(), 5)).collect();
+    for (c, _) in p.read_clock(sent_by_this_process(&clock)) {
+        assert!(matches!(c, Component::Remote(_)), "{c:?}");
+    }
+}
+
+#[test]
+fn task_names_in_a_clock_that_never_counted_this_instance_stay_remote() {
+    // Another instance of this service with the same pid (pid 1 in containers) names its tasks
+    // like ours; only a clock that descends from our own headers counts our instance.
+    let p = process::current();
+    let name = p.thread_id(crate::event::id::TaskId::next());
+    let own = p.clock_component().to_string();
+    for clock in [vec![(name.clone(), 3)], vec![(own, 0), (name.clone(), 3)]] {
+        let got = p.read_clock(clock);
+        assert_eq!(got.last().unwrap(), &(Component::Remote(name.as_str().into()), 3));
+    }
+}
+
+#[test]
+fn a_request_from_a_task_of_this_process_continues_from_that_task() {
+    let p = process::current();
+    let caller = crate::event::id::TaskId::next();
+    let ctx =
+        Incoming { clock: sent_by_this_process(&[(&p.thread_id(caller), 4)]), ..Incoming::default() }.into_context();
+    let clock = ctx.clock.as_ref().unwrap();
+    assert_eq!(clock.get_task(caller), 4, "the caller's task is a task here too");
+    assert_eq!(clock.get(&Component::Remote(p.thread_id(caller).into())), 0, "not a second, remote component");
+}
