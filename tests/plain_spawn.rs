@@ -162,3 +162,74 @@ fn a_plain_task_s_events_share_one_thread_id_and_one_trace_on_the_wire() {
         assert_eq!(traces.len(), 1, "{var}: one task, one trace: {traces:?}");
     }
 }
+
+/// Runs `program` once per run under a fresh client with the embedded analyzer, and returns on
+/// how many runs a race on `var` was reported.
+fn runs_with_a_race_on(var: &str, program: impl Fn()) -> usize {
+    let _serial = support::serial();
+    let mut found = 0;
+    for _ in 0..RUNS {
+        let guard = raceway::init(Config::default().service_name("plain-threads")).unwrap();
+        program();
+        if raceway::report().races_on(var).next().is_some() {
+            found += 1;
+        }
+        drop(guard);
+    }
+    found
+}
+
+#[test]
+fn two_spawn_blocking_closures_race_on_every_run() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let found = runs_with_a_race_on("blocking.counter", || {
+        rt.block_on(async {
+            let cell = Arc::new(Tracked::new(raceway::VarName::exact("blocking.counter"), 0u64));
+            let tasks: Vec<_> = (0..2)
+                .map(|_| {
+                    let cell = cell.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let v = cell.get();
+                        cell.set(v + 1);
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        })
+    });
+    assert_eq!(found, RUNS);
+}
+
+#[test]
+fn two_scoped_threads_race_on_every_run_and_two_plain_threads_too() {
+    let found = runs_with_a_race_on("scoped.counter", || {
+        let cell = Tracked::new(raceway::VarName::exact("scoped.counter"), 0u64);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    let v = cell.get();
+                    cell.set(v + 1);
+                });
+            }
+        });
+    });
+    assert_eq!(found, RUNS);
+    let found = runs_with_a_race_on("threads.counter", || {
+        let cell = Arc::new(Tracked::new(raceway::VarName::exact("threads.counter"), 0u64));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let cell = cell.clone();
+                std::thread::spawn(move || {
+                    let v = cell.get();
+                    cell.set(v + 1);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+    assert_eq!(found, RUNS);
+}
