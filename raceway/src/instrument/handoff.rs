@@ -87,7 +87,8 @@ pub(crate) fn acquire(op: &'static str, object: &Name, location: Location, from:
         return;
     };
     let same_trace = with_local(|l| l.task().trace.id == from.trace).unwrap_or(false);
-    let link = Link::Join { child_last: if same_trace { from.event } else { None }, child_clock: Some(from.clock.clone()) };
+    let link =
+        Link::Join { child_last: if same_trace { from.event } else { None }, child_clock: Some(from.clock.clone()) };
     record_linked(kind, None.into(), link);
 }
 
