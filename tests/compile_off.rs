@@ -83,3 +83,36 @@ raceway = {{ path = {raceway:?}, default-features = false }}
     assert!(features.contains("raceway-macros v"), "sanity: {features}");
     assert!(!features.contains(r#"raceway-macros feature "enabled""#), "macros still instrument:\n{features}");
 }
+
+#[test]
+fn with_default_features_off_traced_bodies_that_spawn_and_join_compile_and_run_unchanged() {
+    // The ui pass test of the spawn rewrite, as a program of its own against `raceway` without
+    // its default features (and tokio as the user's own dependency).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = target_dir().join("raceway-compile-off-spawns");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let raceway = root.join("raceway");
+    let manifest = format!(
+        r#"[package]
+name = "raceway-off-spawns"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+raceway = {{ path = {raceway:?}, default-features = false }}
+tokio = {{ version = "1", default-features = false, features = ["rt"] }}
+
+[workspace]
+"#
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(root.join("ui-tests/tests/ui/pass/traced_spawns.rs"), dir.join("src/main.rs")).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+
+    // The program asserts its own results; warnings are denied in it.
+    cargo(&dir, &["run", "--offline", "--quiet"]);
+    let features =
+        cargo(&dir, &["tree", "--offline", "--edges", "features", "--prefix", "none", "-i", "raceway-macros"]);
+    assert!(!features.contains(r#"raceway-macros feature "enabled""#), "macros still instrument:\n{features}");
+}

@@ -12,7 +12,7 @@ use crate::context::process::{self, Process};
 use crate::error::Error;
 use crate::stage::dispatch::{self, Dispatch};
 use crate::stage::sink::Sink;
-use crate::stage::stats::Stats;
+use crate::stage::stats::{Counters, Stats};
 use crate::stage::worker::Worker;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -165,7 +165,8 @@ pub fn stats() -> Stats {
         .unwrap_or_else(|e| e.into_inner())
         .as_ref()
         .map(|d| d.queue.counters.snapshot())
-        .unwrap_or_default()
+        // The process-wide counters still count with nothing installed.
+        .unwrap_or_else(|| Counters::default().snapshot())
 }
 
 /// Keeps the client installed; dropping it calls [`shutdown`].

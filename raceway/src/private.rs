@@ -5,6 +5,7 @@
 
 pub use crate::instrument::locks::{MutexAsync, MutexSync, RwAsync, RwSync};
 pub use crate::instrument::shared::*;
+pub use crate::instrument::spawned::*;
 pub use crate::instrument::traced::*;
 pub use crate::instrument::tracked::CaptureFn;
 

@@ -13,7 +13,8 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Block, Expr, ItemFn, ReturnType, Stmt, Type};
 
-pub(crate) fn function(function: ItemFn, options: Options) -> TokenStream {
+pub(crate) fn function(mut function: ItemFn, options: Options) -> TokenStream {
+    super::spawns::rewrite(&mut function.block);
     let shape = shape(&function);
     let name = match &options.name {
         Some(lit) => lit.value(),

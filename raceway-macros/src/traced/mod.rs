@@ -3,6 +3,7 @@
 
 mod attr;
 mod expand;
+mod spawns;
 mod valid;
 
 use proc_macro2::TokenStream;

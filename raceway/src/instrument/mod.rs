@@ -7,6 +7,7 @@
 //! | `track.rs` | the Go SDK's `Track*` calls: state changes, HTTP, locks, errors, custom, database |
 //! | `function.rs` | function calls: `FunctionGuard` (the runtime of `#[traced]`), `start_function`, ... |
 //! | `task.rs` | [`spawn`](crate::spawn), [`fork`](crate::fork), [`thread::spawn`](crate::thread::spawn): tasks and joins |
+//! | `spawned.rs` | the runtime of spawns `#[traced]` rewrites: children of `tokio::spawn`/`thread::spawn`, joins through the executors' own handles |
 //! | `tracked.rs` | [`Tracked<T>`](crate::Tracked): a cell whose reads and writes are recorded |
 //! | `traced.rs` | the runtime of `#[traced]`: argument capture, [`TracedFuture`](traced::TracedFuture) |
 //! | `shared.rs` | the runtime of `#[shared]`: instance names, tracked fields |
@@ -18,6 +19,7 @@ pub(crate) mod function;
 pub(crate) mod handoff;
 pub(crate) mod locks;
 pub(crate) mod shared;
+pub(crate) mod spawned;
 pub mod sync;
 pub(crate) mod task;
 pub(crate) mod traced;

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 /// Records the spawn and builds the child's state (`None` when the SDK is off).
-fn fork_state(location: Location) -> Option<(TaskState, Arc<EndSlot>)> {
+pub(super) fn fork_state(location: Location) -> Option<(TaskState, Arc<EndSlot>)> {
     if !enabled() {
         return None;
     }
@@ -33,7 +33,7 @@ fn fork_state(location: Location) -> Option<(TaskState, Arc<EndSlot>)> {
 }
 
 /// Records the join of `child` on the running task.
-fn record_join(child: TaskId, end: &EndSlot, location: Location) {
+pub(super) fn record_join(child: TaskId, end: &EndSlot, location: Location) {
     if !enabled() {
         return;
     }
@@ -207,7 +207,11 @@ pub mod thread {
             None => (None, None),
         };
         let inner = std::thread::spawn(move || match forked {
-            Some((state, end)) => crate::context::run_as_task(state, Some(end), f),
+            // Marked, so that a closure `#[traced]` already made a task (`thread::spawn(|| ..)`
+            // with this module imported as `thread`) runs as this thread's task, not a second one.
+            Some((state, end)) => {
+                crate::context::run_as_task(state, Some(end), || crate::instrument::spawned::adopted(f))
+            }
             None => f(),
         });
         JoinHandle { inner, child, end }

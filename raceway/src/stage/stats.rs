@@ -2,6 +2,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Spawned children forgotten before anyone joined them, process-wide: the registry that lets a
+/// join through a tokio or std handle find its child is bounded (`instrument/spawned.rs`).
+pub(crate) static FORGOTTEN_CHILDREN: AtomicU64 = AtomicU64::new(0);
+
 /// Counters of what happened to events, readable with [`crate::stats`].
 #[derive(Default, Debug)]
 pub(crate) struct Counters {
@@ -38,6 +42,10 @@ pub struct Stats {
     pub retries: u64,
     /// Requests that reached the server.
     pub batches: u64,
+    /// Children spawned in `#[traced]` bodies whose join could no longer be recorded because
+    /// more children were waiting for it than the registry keeps (4096; the oldest finished ones
+    /// go first). Counted for the whole process.
+    pub forgotten_children: u64,
 }
 
 impl Counters {
@@ -51,6 +59,7 @@ impl Counters {
             server_dropped: l(&self.server_dropped),
             retries: l(&self.retries),
             batches: l(&self.batches),
+            forgotten_children: l(&FORGOTTEN_CHILDREN),
         }
     }
 }
