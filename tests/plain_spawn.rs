@@ -148,6 +148,9 @@ fn a_plain_task_s_events_share_one_thread_id_and_one_trace_on_the_wire() {
     drop(guard);
     let events: Vec<serde_json::Value> = collector.requests().iter().flat_map(|(r, _)| r.events()).collect();
     support::assert_parents_first_and_no_duplicates(&events);
+    for e in &events {
+        support::server_types::parse_event(e); // every event deserializes into the server's types
+    }
     let mut by_var: HashMap<String, (HashSet<String>, HashSet<String>)> = HashMap::new();
     for e in &events {
         if let Some(var) = e["kind"]["StateChange"]["variable"].as_str() {
