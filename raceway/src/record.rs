@@ -9,6 +9,10 @@ use crate::event::{Event, EventKind};
 use crate::stage::outbox::Outbox;
 use crate::stage::switch;
 
+/// Most joined-child ids a task keeps for its next children (a task that joins more children
+/// than it will spawn again keeps only this many).
+const MAX_REUSABLE: usize = 4096;
+
 /// How the new event attaches to the running task's chain.
 pub(crate) enum Link {
     /// After the task's previous event (the common case).
@@ -99,6 +103,11 @@ fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) 
         Link::Join { child_last, child_clock } => {
             if let Some(c) = child_clock {
                 task.clock.merge(&c);
+                if let EventKind::AsyncAwait { child, .. } = &kind {
+                    if task.joined.len() < MAX_REUSABLE && !child.is_unordered() {
+                        task.joined.push(*child);
+                    }
+                }
             }
             if child_last.is_some() {
                 task.last = child_last;

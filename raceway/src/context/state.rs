@@ -40,6 +40,12 @@ pub(crate) struct TaskState {
     /// `Context::enter`). Only a thread's own root task is not: when a tokio task the SDK did not
     /// see start runs on the thread, that task is the one running (see `adopted.rs`).
     pub scoped: bool,
+    /// Children this task joined, whose ids its next children take over (see `fork_state` in
+    /// `instrument/task.rs`): a child joined here has ended, and this task's clock already orders
+    /// all of it, so a new child can continue its component instead of adding one. A task that
+    /// spawns and joins one child at a time then carries one component for all of them, not one
+    /// per child ever joined.
+    pub joined: Vec<TaskId>,
 }
 
 impl TaskState {
@@ -50,7 +56,7 @@ impl TaskState {
             Some(c) => c.fork(task),
             None => Clock::new(task),
         };
-        TaskState { trace, task, last: parent, clock, scoped: true }
+        TaskState { trace, task, last: parent, clock, scoped: true, joined: Vec::new() }
     }
 
     /// A new task in a new trace: a thread's own task.
@@ -63,7 +69,7 @@ impl TaskState {
     pub(crate) fn adopted(trace: Option<Arc<Trace>>) -> Self {
         let task = TaskId::next_unordered();
         let trace = trace.unwrap_or_else(Trace::new);
-        TaskState { trace, task, last: None, clock: Clock::new(task), scoped: false }
+        TaskState { trace, task, last: None, clock: Clock::new(task), scoped: false, joined: Vec::new() }
     }
 
     pub(crate) fn snapshot(&self) -> Context {

@@ -19,12 +19,21 @@ pub(super) fn fork_state(location: Location) -> Option<(TaskState, Arc<EndSlot>)
     if !enabled() {
         return None;
     }
-    let child = TaskId::next();
+    // A child this task joined has ended: its id (and clock component) can go on as the new
+    // child, which starts after everything it did (see `TaskState::joined`).
+    let child = with_local(|l| l.task().joined.pop()).flatten().unwrap_or_else(TaskId::next);
     record(EventKind::AsyncSpawn { child, location }, None);
     let state = with_local(|l| {
         let parent = l.task();
         let clock = parent.clock.fork(child);
-        let state = TaskState { trace: parent.trace.clone(), task: child, last: parent.last, clock, scoped: true };
+        let state = TaskState {
+            trace: parent.trace.clone(),
+            task: child,
+            last: parent.last,
+            clock,
+            scoped: true,
+            joined: Vec::new(),
+        };
         // The child may run on another thread: the spawn event must be queued before its events.
         l.publish();
         state
