@@ -23,6 +23,11 @@ mod types;
 
 use proc_macro::TokenStream;
 
+/// Whether the macros instrument: `raceway/enabled` asked for it and `raceway/off` did not.
+/// `off` wins because Cargo unifies features across the build: another crate's plain
+/// `raceway = "0.1"` must not turn instrumentation back on in a binary that compiled it out.
+const INSTRUMENT: bool = cfg!(all(feature = "enabled", not(feature = "off")));
+
 /// Records every call of a function: a `FunctionCall` when it is entered (name, `module_path!()`,
 /// the file and line of the function, the arguments) and a `function_exit` event with the
 /// duration when it ends — by returning, by `?`, by panicking, or, for futures, by completing or
