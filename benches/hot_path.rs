@@ -119,7 +119,7 @@ fn state_change(c: &mut Criterion) {
     g.finish();
 
     // `#[traced]` on an empty function with its arguments skipped: the call's FunctionCall and
-    // function_exit events, plus the guard.
+    // function-end events, plus the guard.
     let mut g = c.benchmark_group("traced");
     g.measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     g.bench_function("empty_sync_fn_enabled", |b| b.iter_custom(|iters| timed_bursts(iters, traced_empty)));

@@ -5,6 +5,13 @@ mod fixture {
     include!("fixtures/same_code.rs");
 }
 
+mod integrations {
+    include!("fixtures/integrations.rs");
+}
+
+/// What `tests/fixtures/integrations.rs` computes, in both builds; only `propagated` differs.
+const INTEGRATIONS_LINE: &str = "balance=5 rw=2 got=7 oneshot=2 once=3 atomic=4 cell=2 path=/pay";
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,6 +20,13 @@ fn the_fixture_records_events_when_instrumentation_is_on() {
     let (events, balance) = fixture::run();
     assert_eq!(balance, 95);
     assert!(events >= 20, "every construct records: {events} events");
+}
+
+#[test]
+fn the_integrations_fixture_records_and_propagates_when_instrumentation_is_on() {
+    let (events, line) = integrations::run();
+    assert_eq!(line, format!("{INTEGRATIONS_LINE} propagated=true"));
+    assert!(events >= 20, "spawns, joins, locks, handoffs, the request: {events} events");
 }
 
 /// `<target>/` of this test binary (`<target>/debug/deps/compile_off-*`).
@@ -115,4 +129,79 @@ tokio = {{ version = "1", default-features = false, features = ["rt"] }}
     let features =
         cargo(&dir, &["tree", "--offline", "--edges", "features", "--prefix", "none", "-i", "raceway-macros"]);
     assert!(!features.contains(r#"raceway-macros feature "enabled""#), "macros still instrument:\n{features}");
+}
+
+/// The README's off line, with the integrations a tokio + tower + reqwest service names. The
+/// test swaps `version = "0.1"` for the path of this checkout and nothing else.
+const README_OFF_LINE: &str =
+    r#"raceway = { version = "0.1", default-features = false, features = ["tokio", "tower", "reqwest"] }"#;
+
+#[test]
+fn the_readme_off_line_is_the_one_this_test_builds() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(readme.contains(README_OFF_LINE), "README.md no longer shows {README_OFF_LINE}");
+}
+
+#[test]
+fn with_the_readme_off_line_spawn_tokio_locks_the_layer_propagation_and_sync_compile_run_and_record_nothing() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = target_dir().join("raceway-compile-off-integrations");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let raceway_path = format!("path = {:?}", root.join("raceway"));
+    let raceway = README_OFF_LINE.replace(r#"version = "0.1""#, &raceway_path);
+    // The user's own dependencies: what the program's code names besides raceway.
+    let own = r#"tokio = { version = "1", default-features = false, features = ["rt"] }
+tower = { version = "0.5", features = ["util"] }
+http = "1"
+reqwest = { version = "0.12", default-features = false }"#;
+    let manifest = format!(
+        "[package]\nname = \"raceway-off-integrations\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+         [dependencies]\n{raceway}\n{own}\n\n[workspace]\n"
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    let main = format!(
+        "{}\nfn main() {{\n    let (events, line) = run();\n    println!(\"events={{events}} {{line}}\");\n}}\n",
+        std::fs::read_to_string(root.join("tests/fixtures/integrations.rs")).unwrap()
+    );
+    std::fs::write(dir.join("src/main.rs"), main).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+
+    let off = format!("events=0 {INTEGRATIONS_LINE} propagated=false");
+    let stdout = cargo(&dir, &["run", "--offline", "--quiet"]);
+    assert_eq!(stdout.trim(), off, "same results, no events, no header");
+
+    // raceway itself pulls in neither the exporter's HTTP client nor the JSON encoder; reqwest
+    // and tokio are there because the program names them.
+    let tree = cargo(&dir, &["tree", "--offline", "--edges", "normal,build", "--prefix", "none"]);
+    for heavy in ["serde_json ", "crossbeam-queue ", "rustls ", "hyper-rustls "] {
+        assert!(!tree.contains(heavy), "{heavy}is compiled with instrumentation off:\n{tree}");
+    }
+    let features =
+        cargo(&dir, &["tree", "--offline", "--edges", "features", "--prefix", "none", "-i", "raceway-macros"]);
+    assert!(!features.contains(r#"raceway-macros feature "enabled""#), "macros still instrument:\n{features}");
+
+    // Unification: a dependency that asks for raceway with its defaults turns `enabled` back on
+    // for the whole build. The binary's `off` feature wins over it.
+    let dep = dir.join("dep-with-defaults");
+    std::fs::create_dir_all(dep.join("src")).unwrap();
+    std::fs::write(
+        dep.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"dep-with-defaults\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+             [dependencies]\nraceway = {{ {raceway_path} }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dep.join("src/lib.rs"), "pub use raceway::track_write;\n").unwrap();
+    let raceway = raceway.replace(r#"features = ["#, r#"features = ["off", "#);
+    let manifest = format!(
+        "[package]\nname = \"raceway-off-integrations\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+         [dependencies]\n{raceway}\n{own}\ndep-with-defaults = {{ path = \"dep-with-defaults\" }}\n\n[workspace]\n"
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    let stdout = cargo(&dir, &["run", "--offline", "--quiet"]);
+    assert_eq!(stdout.trim(), off, "`off` wins over a dependency's defaults");
+    let features =
+        cargo(&dir, &["tree", "--offline", "--edges", "features", "--prefix", "none", "-i", "raceway-macros"]);
+    assert!(features.contains(r#"raceway feature "enabled""#), "sanity: the dependency enabled it:\n{features}");
 }

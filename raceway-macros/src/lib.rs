@@ -23,9 +23,14 @@ mod types;
 
 use proc_macro::TokenStream;
 
+/// Whether the macros instrument: `raceway/enabled` asked for it and `raceway/off` did not.
+/// `off` wins because Cargo unifies features across the build: another crate's plain
+/// `raceway = "0.1"` must not turn instrumentation back on in a binary that compiled it out.
+const INSTRUMENT: bool = cfg!(all(feature = "enabled", not(feature = "off")));
+
 /// Records every call of a function: a `FunctionCall` when it is entered (name, `module_path!()`,
-/// the file and line of the function, the arguments) and a `function_exit` event with the
-/// duration when it ends — by returning, by `?`, by panicking, or, for futures, by completing or
+/// the file and line of the function, the arguments) and its end, with the duration, when it
+/// ends (on the wire a second `FunctionCall` with `args.exit = true`) — by returning, by `?`, by panicking, or, for futures, by completing or
 /// being dropped.
 ///
 /// Works on free functions, inherent and trait-impl methods (`self`, `&self`, `&mut self`; the
@@ -72,7 +77,7 @@ use proc_macro::TokenStream;
 /// }
 ///
 /// let c = raceway::testing::capture(|| withdraw("alice", 500, 1234));
-/// // FunctionCall {account: "alice", amount: 500, cents: 50000}, Error, function_exit
+/// // FunctionCall {account: "alice", amount: 500, cents: 50000}, Error, the end (with the duration)
 /// assert_eq!(c.events.len(), 3);
 /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// let c = rt.block_on(raceway::testing::capture_async(fetch("bob")));

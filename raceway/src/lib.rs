@@ -33,7 +33,7 @@
 
 #![warn(missing_docs)]
 // With instrumentation compiled out the recording machinery is deliberately unreachable.
-#![cfg_attr(not(feature = "enabled"), allow(dead_code, unused_mut, unused_variables, unused_imports))]
+#![cfg_attr(not(raceway_on), allow(dead_code, unused_mut, unused_variables, unused_imports))]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod config;
@@ -49,7 +49,7 @@ mod record;
 mod instrument;
 
 mod analyzer;
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 mod exporter;
 
 #[cfg(any(feature = "tower", feature = "reqwest"))]

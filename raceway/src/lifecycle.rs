@@ -45,7 +45,7 @@ static LAST_STATS: Mutex<Option<Arc<Dispatch>>> = Mutex::new(None);
 /// settings, [`Error::ExporterStart`] if the exporter thread cannot be started.
 pub fn init(config: Config) -> Result<Guard, Error> {
     config.validate()?;
-    if !config.enabled || !cfg!(feature = "enabled") {
+    if !config.enabled || !cfg!(raceway_on) {
         return Ok(Guard { active: false });
     }
     let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
@@ -89,7 +89,7 @@ pub fn init(config: Config) -> Result<Guard, Error> {
 fn sinks_for(config: &Config, process: &Process, dispatch: &Arc<Dispatch>) -> Result<Vec<Box<dyn Sink>>, Error> {
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(url) = &config.server_url {
-        #[cfg(feature = "exporter")]
+        #[cfg(all(raceway_on, feature = "exporter"))]
         {
             let metadata = crate::exporter::wire::Metadata::new(
                 &process.service,
@@ -100,7 +100,7 @@ fn sinks_for(config: &Config, process: &Process, dispatch: &Arc<Dispatch>) -> Re
             );
             sinks.push(Box::new(crate::exporter::HttpSink::new(url, config, Arc::new(metadata), dispatch.clone())?));
         }
-        #[cfg(not(feature = "exporter"))]
+        #[cfg(not(all(raceway_on, feature = "exporter")))]
         {
             let _ = (url, process, dispatch);
             return Err(Error::InvalidConfig {

@@ -18,7 +18,7 @@ pub fn enabled() -> bool {
 /// Benchmark hook (`benches/serialize.rs`): renders `events` into one request body in `out`
 /// (`{"events":[...]}`), exactly as the HTTP sink does for a batch, with the default byte cap
 /// and this process's identity. Returns how many events the body holds.
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 pub fn render_body(events: &[crate::event::Event], out: &mut Vec<u8>) -> usize {
     crate::exporter::wire::render_body(events, &crate::testing::wire_metadata(), out)
 }

@@ -296,9 +296,9 @@ pub async fn capture_async<F: Future>(future: F) -> Captured<F::Output> {
 /// assert!(json[0].contains("\"StateChange\""));
 /// ```
 pub fn wire_json(events: &[Event]) -> Vec<String> {
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     return crate::exporter::wire::to_json(events, &wire_metadata());
-    #[cfg(not(feature = "enabled"))]
+    #[cfg(not(raceway_on))]
     {
         let _ = events;
         Vec::new()
@@ -306,7 +306,7 @@ pub fn wire_json(events: &[Event]) -> Vec<String> {
 }
 
 /// The wire metadata of this process's current identity, as the exporter renders it.
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 pub(crate) fn wire_metadata() -> crate::exporter::wire::Metadata {
     let p = crate::context::process::current();
     crate::exporter::wire::Metadata::new(&p.service, &p.instance_id, &p.environment, &p.tags, p.pid)

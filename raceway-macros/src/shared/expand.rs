@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Fields, ItemStruct};
 
 pub(crate) fn shared(mut item: ItemStruct, options: StructOptions, infos: Vec<FieldInfo>) -> TokenStream {
-    let enabled = cfg!(feature = "enabled");
+    let enabled = crate::INSTRUMENT;
     let label = options.name.map(|l| l.value()).unwrap_or_else(|| item.ident.unraw().to_string());
     let constructor = options.constructor.unwrap_or_else(|| format_ident!("new"));
     let Fields::Named(named) = &mut item.fields else { unreachable!("checked by shared::expand") };

@@ -22,7 +22,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         errors.push(e);
     }
     match errors.finish() {
-        Ok(()) if !cfg!(feature = "enabled") => item,
+        Ok(()) if !crate::INSTRUMENT => item,
         Ok(()) => expand::function(function, options),
         Err(e) => crate::fallback::expand(e, item),
     }

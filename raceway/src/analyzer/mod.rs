@@ -198,7 +198,7 @@ pub(crate) fn finish_run() {
     };
     let report = analyzer.lock().unwrap_or_else(|e| e.into_inner()).report();
     eprint!("{report}");
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     if let Some(path) = std::env::var_os("RACEWAY_REPORT_JSON").filter(|p| !p.is_empty()) {
         if let Err(e) = std::fs::write(&path, report.to_json()) {
             eprintln!("[raceway] could not write the JSON report to {}: {e}", std::path::Path::new(&path).display());

@@ -144,7 +144,8 @@ impl From<std::sync::atomic::Ordering> for Ordering {
 }
 
 /// What happened. One variant per server `kind`, plus [`EventKind::FunctionExit`], which is sent
-/// as a `Custom` event because the server has no `FunctionReturn` variant.
+/// as a second `FunctionCall` of the function (with the duration) because the server has no
+/// `FunctionReturn` variant and keys durations by `FunctionCall(<name>)`.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum EventKind {
@@ -160,7 +161,9 @@ pub enum EventKind {
         location: Location,
     },
     /// A function ended; the duration is in [`Event::duration_ns`]. Sent as
-    /// `Custom { name: "function_exit", data: {function, module, location, return_value, panicked} }`.
+    /// `FunctionCall { function_name, module, args: {exit: true, return_value, panicked}, file, line }`
+    /// with `metadata.duration_ns`, so that the server's views attribute the duration to the
+    /// function by name.
     FunctionExit {
         /// Function name.
         function_name: Name,

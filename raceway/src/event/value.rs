@@ -7,11 +7,11 @@
 //! so one odd value never costs a batch; strings longer than the configured cap are truncated.
 
 /// The captured form of a recorded value.
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 pub type Value = serde_json::Value;
 
 /// The captured form of a recorded value (instrumentation compiled out: always `Null`).
-#[cfg(not(feature = "enabled"))]
+#[cfg(not(raceway_on))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
     /// Nothing was captured.
@@ -19,7 +19,7 @@ pub enum Value {
 }
 
 /// Captures `v` through its `Serialize` impl, or a placeholder when serialization fails.
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 pub(crate) fn capture<T: serde::Serialize + ?Sized>(v: &T) -> Value {
     let limited = crate::event::depth::Limited { value: v, left: crate::event::depth::MAX_DEPTH };
     match serde_json::to_value(limited) {
@@ -30,31 +30,31 @@ pub(crate) fn capture<T: serde::Serialize + ?Sized>(v: &T) -> Value {
     }
 }
 
-#[cfg(not(feature = "enabled"))]
+#[cfg(not(raceway_on))]
 #[inline(always)]
 pub(crate) fn capture<T: serde::Serialize + ?Sized>(_: &T) -> Value {
     Value::Null
 }
 
 /// A value from its `Debug` rendering (for types that are not `Serialize`).
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 pub(crate) fn from_debug<T: std::fmt::Debug + ?Sized>(v: &T) -> Value {
     truncate(Value::String(format!("{v:?}")), crate::config::max_value_bytes())
 }
 
-#[cfg(not(feature = "enabled"))]
+#[cfg(not(raceway_on))]
 #[inline(always)]
 pub(crate) fn from_debug<T: std::fmt::Debug + ?Sized>(_: &T) -> Value {
     Value::Null
 }
 
 /// A placeholder naming the type, for values that are neither `Serialize` nor `Debug`.
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 pub(crate) fn from_type_name(type_name: &'static str) -> Value {
     Value::String(format!("<{type_name}>"))
 }
 
-#[cfg(not(feature = "enabled"))]
+#[cfg(not(raceway_on))]
 #[inline(always)]
 pub(crate) fn from_type_name(_: &'static str) -> Value {
     Value::Null
@@ -71,7 +71,7 @@ pub(crate) const MAX_ITEMS: usize = 1000;
 
 /// Caps strings (anywhere in the value) at `max` bytes, on a character boundary, marking the cut,
 /// and arrays and objects at [`MAX_ITEMS`] entries.
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 pub(crate) fn truncate(v: Value, max: usize) -> Value {
     match v {
         Value::String(s) if s.len() > max => Value::String(truncate_str(&s, max)),
@@ -108,7 +108,7 @@ pub(crate) fn truncate_str(s: &str, max: usize) -> String {
     format!("{}…<truncated, {} bytes>", &s[..end], s.len())
 }
 
-#[cfg(all(test, feature = "enabled"))]
+#[cfg(all(test, raceway_on))]
 mod tests {
     use super::*;
 

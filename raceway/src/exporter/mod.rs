@@ -8,9 +8,9 @@
 //! | `http.rs` | [`HttpSink`]: batches in order, one request at a time, retries only what was not stored |
 //! | `wire/` | the server's JSON: event schema, body framing, JSON primitives, RFC 3339 |
 
-#[cfg(feature = "exporter")]
+#[cfg(all(raceway_on, feature = "exporter"))]
 mod http;
 pub(crate) mod wire;
 
-#[cfg(feature = "exporter")]
+#[cfg(all(raceway_on, feature = "exporter"))]
 pub(crate) use http::HttpSink;

@@ -189,6 +189,11 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        if !cfg!(raceway_on) {
+            // Instrumentation compiled out: an identity layer. The request is not even taken
+            // apart, and the branch is a constant the optimiser removes.
+            return ResponseFuture(Kind::Plain(self.inner.call(req)));
+        }
         let (parts, body) = req.into_parts();
         if self.filter.skips(&parts) {
             return ResponseFuture(Kind::Plain(self.inner.call(Request::from_parts(parts, body))));
@@ -303,7 +308,7 @@ where
 mod tests {
     use super::*;
     use crate::context::Context;
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     use crate::event::EventKind;
     use tower_layer::Layer;
     use tower_service::Service;
@@ -338,7 +343,7 @@ mod tests {
         b.body(()).unwrap()
     }
 
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     /// Serves `req` under a test capture (which the request's trace inherits).
     async fn serve(
         layer: &RacewayLayer,
@@ -359,7 +364,7 @@ mod tests {
         assert_eq!(resp.body(), "/orders:0af7651916cd43dd8448eb211c80319c");
     }
 
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     #[tokio::test]
     async fn a_request_is_one_task_recording_request_then_work_then_response() {
         let (resp, events) =
@@ -386,7 +391,7 @@ mod tests {
         assert!(events[2].duration_ns.is_some());
     }
 
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     #[tokio::test]
     async fn invalid_headers_start_a_fresh_trace_with_its_own_span() {
         let bad = "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01";
@@ -396,7 +401,7 @@ mod tests {
         assert!(events[0].span_id.is_some() && events[0].upstream_span_id.is_none());
     }
 
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     #[tokio::test]
     async fn skipped_paths_record_nothing_and_still_reach_the_service() {
         let layer = RacewayLayer::new().skip_paths(["/health"]);
@@ -407,7 +412,7 @@ mod tests {
         assert_ne!(events[0].trace_id.simple(), "0af7651916cd43dd8448eb211c80319c", "no trace continued");
     }
 
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     #[tokio::test]
     async fn a_failing_service_records_an_error_event() {
         #[derive(Clone)]
@@ -431,7 +436,7 @@ mod tests {
         );
     }
 
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     #[tokio::test]
     async fn a_raceway_caller_gets_the_request_tasks_clock_back_in_the_response() {
         let mut svc = RacewayLayer::new().layer(Handler(201));
@@ -454,7 +459,7 @@ mod tests {
         assert_eq!(back.upstream_span_id, served.upstream_span_id, "and the caller's");
     }
 
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     #[tokio::test]
     async fn callers_without_a_raceway_clock_get_no_clock_back() {
         for headers in [&[][..], &[("traceparent", TP)][..], &[(RACEWAY_CLOCK, "v1;garbage")][..]] {
@@ -464,7 +469,7 @@ mod tests {
         }
     }
 
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     #[tokio::test]
     async fn a_caller_that_merges_the_response_is_ordered_after_the_callee_and_one_that_does_not_races() {
         for merge in [true, false] {

@@ -50,14 +50,14 @@ impl Handoff {
 /// The `data` of a handoff event: the object, where, and (for atomics) the memory ordering, which
 /// the server's `StateChange` has no field for.
 fn data(object: &Name, location: Location, ordering: Option<Ordering>) -> Value {
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     return match ordering {
         Some(o) => serde_json::json!({
             "object": object.as_str(), "location": location.to_string(), "ordering": o.as_str()
         }),
         None => serde_json::json!({ "object": object.as_str(), "location": location.to_string() }),
     };
-    #[cfg(not(feature = "enabled"))]
+    #[cfg(not(raceway_on))]
     {
         let _ = (object, location, ordering);
         Value::Null

@@ -64,7 +64,7 @@ pub fn type_name_of<T: ?Sized>(_: &T) -> Value {
 }
 
 /// The `args` object of a `FunctionCall`, from `(field, value)` pairs in declaration order.
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 #[inline]
 pub fn args<const N: usize>(fields: [(&'static str, Value); N]) -> Value {
     if N == 0 {
@@ -75,7 +75,7 @@ pub fn args<const N: usize>(fields: [(&'static str, Value); N]) -> Value {
 }
 
 /// The `args` object of a `FunctionCall` (instrumentation compiled out: null).
-#[cfg(not(feature = "enabled"))]
+#[cfg(not(raceway_on))]
 pub fn args<const N: usize>(_: [(&'static str, Value); N]) -> Value {
     Value::Null
 }

@@ -17,7 +17,7 @@ use crate::event::name::Name;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 use crate::{
     event::location::Location,
     event::value::null,
@@ -66,7 +66,7 @@ impl VarName {
     }
 
     /// The name actually used, registering it.
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     fn resolve(self) -> Name {
         use std::collections::HashMap;
         static USED: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
@@ -100,7 +100,7 @@ impl From<Name> for VarName {
 }
 
 /// What a cell needs to record (absent when instrumentation is compiled out).
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 struct Meta<T> {
     name: Name,
     /// The cell's own lock, held by [`Tracked::update`].
@@ -129,7 +129,7 @@ struct Meta<T> {
 /// ```
 pub struct Tracked<T> {
     value: Mutex<T>,
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     meta: Meta<T>,
 }
 
@@ -178,13 +178,13 @@ impl<T> Tracked<T> {
     /// A cell recording values with `capture` (what `#[shared]` uses after choosing it by autoref).
     #[doc(hidden)]
     pub fn with_capture(name: VarName, value: T, capture: CaptureFn<T>) -> Self {
-        #[cfg(feature = "enabled")]
+        #[cfg(raceway_on)]
         {
             let name = name.resolve();
             let update_lock = Name::from(format!("{name}.update"));
             Tracked { value: Mutex::new(value), meta: Meta { name, update_lock, capture } }
         }
-        #[cfg(not(feature = "enabled"))]
+        #[cfg(not(raceway_on))]
         {
             let _ = (name, capture);
             Tracked { value: Mutex::new(value) }
@@ -193,9 +193,9 @@ impl<T> Tracked<T> {
 
     /// The variable name events carry (empty when instrumentation is compiled out).
     pub fn name(&self) -> &str {
-        #[cfg(feature = "enabled")]
+        #[cfg(raceway_on)]
         return self.meta.name.as_str();
-        #[cfg(not(feature = "enabled"))]
+        #[cfg(not(raceway_on))]
         ""
     }
 
@@ -226,7 +226,7 @@ impl<T> Tracked<T> {
     #[track_caller]
     pub fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         let guard = self.lock();
-        #[cfg(feature = "enabled")]
+        #[cfg(raceway_on)]
         if enabled() {
             let seen = (self.meta.capture)(&guard);
             state_change_at(self.meta.name.clone(), null(), seen, AccessType::Read, Location::caller());
@@ -251,7 +251,7 @@ impl<T> Tracked<T> {
     pub fn replace(&self, value: T) -> T {
         let mut guard = self.lock();
         let old = std::mem::replace(&mut *guard, value);
-        #[cfg(feature = "enabled")]
+        #[cfg(raceway_on)]
         if enabled() {
             let (before, after) = ((self.meta.capture)(&old), (self.meta.capture)(&guard));
             state_change_at(self.meta.name.clone(), before, after, AccessType::Write, Location::caller());
@@ -271,7 +271,7 @@ impl<T> Tracked<T> {
     #[track_caller]
     pub fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         let mut guard = self.lock();
-        #[cfg(feature = "enabled")]
+        #[cfg(raceway_on)]
         if enabled() {
             let location = Location::caller();
             let name = &self.meta.name;
@@ -308,7 +308,7 @@ impl<T: fmt::Debug> fmt::Debug for Tracked<T> {
     }
 }
 
-#[cfg(all(test, feature = "enabled"))]
+#[cfg(all(test, raceway_on))]
 mod tests {
     use super::*;
 

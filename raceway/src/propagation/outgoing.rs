@@ -61,7 +61,7 @@ where
     headers.retain(|k, _| ![TRACEPARENT, TRACESTATE, RACEWAY_CLOCK].iter().any(|h| k.eq_ignore_ascii_case(h)));
     headers.insert(TRACEPARENT.into(), format!("00-{}-{child}-01", trace_id.simple()));
     // Without instrumentation there are no events for the clock to order: only the trace goes on.
-    if cfg!(feature = "enabled") {
+    if cfg!(raceway_on) {
         headers.insert(RACEWAY_CLOCK.into(), format!("{CLOCK_PREFIX}{}", base64url::encode(json.as_bytes())));
     }
     if let Some(ts) = tracestate {
@@ -130,9 +130,9 @@ fn json_span(out: &mut String, id: Option<SpanId>) {
 
 /// Appends `s` as a JSON string literal.
 fn json_string(out: &mut String, s: &str) {
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     out.push_str(&serde_json::to_string(s).unwrap_or_default());
     // Without `serde_json` the header is not sent (see above).
-    #[cfg(not(feature = "enabled"))]
+    #[cfg(not(raceway_on))]
     let _ = (out, s);
 }

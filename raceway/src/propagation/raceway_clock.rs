@@ -2,7 +2,7 @@
 //! links and the caller's vector clock (`docs/propagation.md`).
 
 use super::CLOCK_PREFIX;
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 use super::{base64url, MAX_CLOCK_COMPONENTS};
 use crate::event::id::{SpanId, Uuid};
 
@@ -18,7 +18,7 @@ pub(super) struct ClockHeader {
 /// `v1;<base64url JSON object>`. `None` (the header is ignored) when the version, the base64,
 /// the JSON or the clock's shape is wrong, or the clock has too many components. Single fields
 /// that do not parse (a malformed span id) are dropped on their own.
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 pub(super) fn parse_raceway_clock(s: &str) -> Option<ClockHeader> {
     use serde_json::Value as J;
     let payload = base64url::decode(s.strip_prefix(CLOCK_PREFIX)?)?;
@@ -50,14 +50,14 @@ pub(super) fn parse_raceway_clock(s: &str) -> Option<ClockHeader> {
 
 /// Without the `enabled` feature there is no JSON parser: the clock header is ignored and the
 /// trace continues from `traceparent` alone.
-#[cfg(not(feature = "enabled"))]
+#[cfg(not(raceway_on))]
 pub(super) fn parse_raceway_clock(_: &str) -> Option<ClockHeader> {
     None
 }
 
 /// A clock counter: a non-negative integer, or a float with an integral value (Go, Python and
 /// TypeScript serialize numbers as doubles).
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 fn counter(n: &serde_json::Value) -> Option<u64> {
     if let Some(v) = n.as_u64() {
         return Some(v);

@@ -47,7 +47,7 @@ pub fn response_headers() -> Result<HashMap<String, String>, Error> {
     let value = response_clock().ok_or(Error::NoActiveTrace)?;
     let mut headers = HashMap::new();
     // Without instrumentation there are no events for the clock to order (and no JSON writer).
-    if cfg!(feature = "enabled") {
+    if cfg!(raceway_on) {
         headers.insert(RACEWAY_CLOCK.to_owned(), value);
     }
     Ok(headers)

@@ -130,7 +130,7 @@ fn tracestate_passes_through_joined_but_only_with_a_valid_parent() {
     assert_eq!(parse(&[("tracestate", "a=1")]), Incoming::default());
 }
 
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 mod clock_header {
     use super::*;
 

@@ -13,15 +13,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 pub(crate) const CHUNK: usize = 64;
 
 /// Spare chunk buffers kept for reuse.
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 const SPARES: usize = 64;
 
 pub(crate) struct Queue {
     /// Chunks of events in hand-over order.
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     chunks: crossbeam_queue::SegQueue<Vec<Event>>,
     /// Emptied chunk buffers, reused so that staging does not allocate per chunk.
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     spares: crossbeam_queue::ArrayQueue<Vec<Event>>,
     /// Events in `chunks`.
     queued: AtomicUsize,
@@ -42,9 +42,9 @@ impl Queue {
     pub(crate) fn new(capacity: usize, wake_at: usize) -> Self {
         let capacity = capacity.max(1);
         Queue {
-            #[cfg(feature = "enabled")]
+            #[cfg(raceway_on)]
             chunks: crossbeam_queue::SegQueue::new(),
-            #[cfg(feature = "enabled")]
+            #[cfg(raceway_on)]
             spares: crossbeam_queue::ArrayQueue::new(SPARES),
             queued: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
@@ -109,7 +109,7 @@ impl Queue {
     /// `capacity` events (a thread that just filled a chunk gets a whole one; a thread handing
     /// over a few events gets one that allocates only when used, so quiet threads stay small).
     pub(crate) fn spare_chunk(&self, capacity: usize) -> Vec<Event> {
-        #[cfg(feature = "enabled")]
+        #[cfg(raceway_on)]
         if let Some(v) = self.spares.pop() {
             return v;
         }
@@ -119,9 +119,9 @@ impl Queue {
     /// Queues a chunk of events, waking the worker when a batch is ready.
     pub(crate) fn enqueue(&self, chunk: Vec<Event>) {
         let n = chunk.len();
-        #[cfg(feature = "enabled")]
+        #[cfg(raceway_on)]
         self.chunks.push(chunk);
-        #[cfg(not(feature = "enabled"))]
+        #[cfg(not(raceway_on))]
         drop(chunk);
         let queued = self.queued.fetch_add(n, Ordering::AcqRel) + n;
         if queued >= self.wake_at
@@ -136,7 +136,7 @@ impl Queue {
     /// are left).
     pub(crate) fn pop_into(&self, out: &mut Vec<Event>, max: usize) -> usize {
         self.wake_pending.store(false, Ordering::Release);
-        #[cfg(feature = "enabled")]
+        #[cfg(raceway_on)]
         {
             let before = out.len();
             while out.len() - before < max {
@@ -149,7 +149,7 @@ impl Queue {
             self.held.fetch_sub(n, Ordering::Relaxed);
             n
         }
-        #[cfg(not(feature = "enabled"))]
+        #[cfg(not(raceway_on))]
         {
             let _ = (out, max);
             0

@@ -9,7 +9,7 @@ static LISTENERS: AtomicU32 = AtomicU32::new(0);
 /// Whether anything records: compile-time false without the `enabled` feature.
 #[inline(always)]
 pub(crate) fn enabled() -> bool {
-    cfg!(feature = "enabled") && LISTENERS.load(Ordering::Relaxed) != 0
+    cfg!(raceway_on) && LISTENERS.load(Ordering::Relaxed) != 0
 }
 
 pub(crate) fn add_listener() {

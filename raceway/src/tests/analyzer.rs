@@ -225,7 +225,7 @@ fn the_text_report_names_both_sides_and_the_summary() {
     );
 }
 
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 #[test]
 fn the_json_report_carries_every_field() {
     let captured = capture(|| {

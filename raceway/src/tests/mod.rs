@@ -4,9 +4,9 @@
 //! reach every stage. Tests of one stage alone live beside its code.
 
 // Recording needs the `enabled` feature.
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 mod analyzer;
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 mod propagation;
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 mod wire;

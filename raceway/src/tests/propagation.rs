@@ -36,7 +36,7 @@ fn outgoing_clock_carries_the_callers_task_components() {
     assert_eq!(p["parent_span_id"], serde_json::Value::Null, "a trace without a span has no parent span");
 }
 
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 #[test]
 fn an_outgoing_clock_stays_within_the_header_cap_keeping_the_callers_own_components() {
     // As many inherited components as an acceptable incoming header can hold.

@@ -7,7 +7,7 @@
 //! endless distinct sites cannot grow the report without bound; what is past the cap is counted.
 
 mod builder;
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 mod json;
 mod text;
 

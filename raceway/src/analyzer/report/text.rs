@@ -12,12 +12,12 @@ pub(super) fn plural(n: usize) -> &'static str {
     }
 }
 
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 fn show(v: &Value) -> String {
     v.to_string()
 }
 
-#[cfg(not(feature = "enabled"))]
+#[cfg(not(raceway_on))]
 fn show(_: &Value) -> String {
     String::new()
 }

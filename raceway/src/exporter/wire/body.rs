@@ -19,7 +19,7 @@ pub(crate) struct Body {
 }
 
 // Without the exporter only the benchmark hook builds bodies (whole, never split).
-#[cfg_attr(not(feature = "exporter"), allow(dead_code))]
+#[cfg_attr(not(all(raceway_on, feature = "exporter")), allow(dead_code))]
 impl Body {
     /// An empty body reusing `buf`'s allocation.
     pub(crate) fn with_buffer(mut buf: Vec<u8>) -> Self {
@@ -75,7 +75,7 @@ impl Body {
 }
 
 /// A body holding the events at `spans` of the finished body `src` (to resend part of a batch).
-#[cfg_attr(not(feature = "exporter"), allow(dead_code))]
+#[cfg_attr(not(all(raceway_on, feature = "exporter")), allow(dead_code))]
 pub(crate) fn body_of(src: &[u8], spans: &[Range<usize>]) -> Vec<u8> {
     let len = spans.iter().map(|s| s.len() + 1).sum::<usize>() + BODY_HEAD.len() + BODY_TAIL.len();
     let mut out = Vec::with_capacity(len);

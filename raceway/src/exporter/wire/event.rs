@@ -76,15 +76,21 @@ fn write_kind(out: &mut Vec<u8>, e: &Event, p: &Metadata, omit: bool) {
             push(out, "}}");
         }
         EventKind::FunctionExit { function_name, module, location, return_value, panicked } => {
-            push(out, "{\"Custom\":{\"name\":\"function_exit\",\"data\":{\"function\":");
+            // A second `FunctionCall` of the same function, carrying the duration: the server keys
+            // durations by kind (`FunctionCall(<name>)`, contract §5) and has no `FunctionReturn`
+            // (it would reject the batch). `args.exit` tells it apart from the entry.
+            push(out, "{\"FunctionCall\":{\"function_name\":");
             json_bytes(out, function_name.as_str());
             push(out, ",\"module\":");
             json_bytes(out, module);
-            push(out, ",\"location\":");
-            loc(out, location);
-            push(out, ",\"return_value\":");
+            push(out, ",\"args\":{\"exit\":true,\"return_value\":");
             value(out, return_value, omit);
-            push(out, if *panicked { ",\"panicked\":true}}}" } else { ",\"panicked\":false}}}" });
+            push(out, if *panicked { ",\"panicked\":true}" } else { ",\"panicked\":false}" });
+            push(out, ",\"file\":");
+            json_bytes(out, location.file);
+            push(out, ",\"line\":");
+            write_u64(out, location.line as u64);
+            push(out, "}}");
         }
         EventKind::AsyncSpawn { child, location: _ } => {
             push(out, "{\"AsyncSpawn\":{\"task_id\":");

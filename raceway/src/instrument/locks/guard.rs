@@ -5,14 +5,14 @@ use crate::event::location::Location;
 use crate::event::name::Name;
 use std::ops::{Deref, DerefMut};
 
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 use crate::event::LockKind;
 
 /// The recording half of a guard: a [`HeldLock`](super::HeldLock) when instrumentation is compiled in and
 /// the SDK was listening at acquisition, nothing otherwise.
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 type Held = Option<super::HeldLock>;
-#[cfg(not(feature = "enabled"))]
+#[cfg(not(raceway_on))]
 type Held = ();
 
 /// The identity of a lock object: `name@address`, or the name of a tracked lock.
@@ -25,7 +25,7 @@ pub enum LockId<'a> {
     Named(&'a Name),
 }
 
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 fn held(id: LockId<'_>, kind: LockKind, location: Location) -> Held {
     if !crate::stage::switch::enabled() {
         return None;
@@ -54,11 +54,11 @@ pub struct LockGuard<G> {
 }
 
 impl<G> LockGuard<G> {
-    #[cfg_attr(not(feature = "enabled"), allow(unused_variables))]
+    #[cfg_attr(not(raceway_on), allow(unused_variables))]
     pub(super) fn new(guard: G, id: LockId<'_>, kind: Kind, location: Location) -> Self {
-        #[cfg(feature = "enabled")]
+        #[cfg(raceway_on)]
         let held = held(id, kind.0, location);
-        #[cfg(not(feature = "enabled"))]
+        #[cfg(not(raceway_on))]
         let held = ();
         LockGuard { _held: held, guard }
     }
@@ -90,19 +90,19 @@ impl<G: std::fmt::Debug> std::fmt::Debug for LockGuard<G> {
 
 /// The lock kind, absent from the compiled-out build's data.
 #[derive(Clone, Copy)]
-pub(super) struct Kind(#[cfg(feature = "enabled")] LockKind);
+pub(super) struct Kind(#[cfg(raceway_on)] LockKind);
 
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 pub(super) const MUTEX: Kind = Kind(LockKind::Mutex);
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 pub(super) const READ: Kind = Kind(LockKind::RwLockRead);
-#[cfg(feature = "enabled")]
+#[cfg(raceway_on)]
 pub(super) const WRITE: Kind = Kind(LockKind::RwLockWrite);
-#[cfg(not(feature = "enabled"))]
+#[cfg(not(raceway_on))]
 pub(super) const MUTEX: Kind = Kind();
-#[cfg(not(feature = "enabled"))]
+#[cfg(not(raceway_on))]
 pub(super) const READ: Kind = Kind();
-#[cfg(not(feature = "enabled"))]
+#[cfg(not(raceway_on))]
 pub(super) const WRITE: Kind = Kind();
 
 pub(super) fn addr<T: ?Sized>(lock: &T) -> *const () {

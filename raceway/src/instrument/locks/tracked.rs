@@ -18,7 +18,7 @@ impl<L> Core<L> {
     /// `prefix#N` when unnamed; the name, de-duplicated (`name#2`, ...), when given; empty when
     /// instrumentation is compiled out.
     fn new(name: Option<Name>, prefix: &str, inner: L) -> Self {
-        let id = if cfg!(feature = "enabled") { unique_id(name, prefix) } else { Name::from_static("") };
+        let id = if cfg!(raceway_on) { unique_id(name, prefix) } else { Name::from_static("") };
         Core { id, inner }
     }
 }

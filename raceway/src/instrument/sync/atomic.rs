@@ -247,7 +247,7 @@ macro_rules! common_methods {
         /// The variable name its events carry (`atomic#N` unless built with `named`; empty when
         /// instrumentation is compiled out).
         pub fn name(&self) -> &str {
-            if cfg!(feature = "enabled") {
+            if cfg!(raceway_on) {
                 self.meta.name().as_str()
             } else {
                 ""

@@ -67,7 +67,7 @@ impl Barrier {
     }
 
     async fn wait_at(&self, location: Location) -> BarrierWaitResult {
-        if !cfg!(feature = "enabled") {
+        if !cfg!(raceway_on) {
             return self.inner.wait().await;
         }
         // Arrivals are counted even when nothing records, so generations stay right when a

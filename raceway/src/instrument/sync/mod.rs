@@ -60,7 +60,7 @@ pub use semaphore::{AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePerm
 /// The `object` name of a tracked primitive: `prefix#N`, or the given name de-duplicated; empty
 /// when instrumentation is compiled out (nothing is recorded, nothing is allocated).
 pub(crate) fn object_name(name: Option<Name>, prefix: &str) -> Name {
-    if cfg!(feature = "enabled") {
+    if cfg!(raceway_on) {
         crate::instrument::locks::unique_id(name, prefix)
     } else {
         Name::from_static("")
