@@ -25,17 +25,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The key of a running task the SDK did not see start.
-#[cfg(feature = "tokio")]
+#[cfg(raceway_tokio)]
 pub(crate) type Key = tokio::task::Id;
-#[cfg(not(feature = "tokio"))]
+#[cfg(not(raceway_tokio))]
 pub(crate) type Key = std::convert::Infallible;
 
 /// The task running on this thread that the SDK did not see start, if any.
 #[inline]
 pub(crate) fn current() -> Option<Key> {
-    #[cfg(feature = "tokio")]
+    #[cfg(raceway_tokio)]
     return tokio::task::try_id();
-    #[cfg(not(feature = "tokio"))]
+    #[cfg(not(raceway_tokio))]
     None
 }
 

@@ -238,7 +238,7 @@ pub trait AwaitJoin {
     fn __raceway_await_kind(&self) -> JoinTag;
 }
 
-#[cfg(feature = "tokio")]
+#[cfg(raceway_tokio)]
 impl<T> AwaitJoin for &AwaitArg<'_, tokio::task::JoinHandle<T>> {
     fn __raceway_await_kind(&self) -> JoinTag {
         JoinTag
@@ -260,7 +260,7 @@ impl<T> AwaitPlain for AwaitArg<'_, T> {
 /// Makes a tokio `JoinHandle` record the join.
 pub struct JoinTag;
 
-#[cfg(feature = "tokio")]
+#[cfg(raceway_tokio)]
 impl JoinTag {
     /// The handle, recording the join (where this is called) when it completes.
     #[track_caller]
@@ -270,14 +270,14 @@ impl JoinTag {
 }
 
 /// A tokio `JoinHandle` being awaited: same output, and the join is recorded when it is ready.
-#[cfg(feature = "tokio")]
+#[cfg(raceway_tokio)]
 #[must_use = "futures do nothing unless polled"]
 pub struct Joined<T> {
     handle: tokio::task::JoinHandle<T>,
     location: Location,
 }
 
-#[cfg(feature = "tokio")]
+#[cfg(raceway_tokio)]
 impl<T> Future for Joined<T> {
     type Output = Result<T, tokio::task::JoinError>;
 
@@ -342,14 +342,14 @@ pub fn join_after<R>(key: JoinKey, result: R) -> R {
 /// The name a child is registered under: what its handle can tell.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Key {
-    #[cfg(feature = "tokio")]
+    #[cfg(raceway_tokio)]
     Task(tokio::task::Id),
     Thread(std::thread::ThreadId),
 }
 
 /// The running tokio task, if any.
 fn task_key() -> Option<Key> {
-    #[cfg(feature = "tokio")]
+    #[cfg(raceway_tokio)]
     if let Some(id) = tokio::task::try_id() {
         return Some(Key::Task(id));
     }
