@@ -199,8 +199,9 @@ impl Race {
             .map(|a| a.thread_id.as_str())
             .collect();
         (!unordered.is_empty()).then(|| {
+            let whose = if unordered.len() == 1 { "its" } else { "their" };
             format!(
-                "{} spawned outside raceway: its start and join are not ordered; use raceway::spawn, or spawn inside a #[traced] function",
+                "{} spawned outside raceway: {whose} start and join are not ordered; use raceway::spawn, or spawn inside a #[traced] function",
                 unordered.join(" and ")
             )
         })

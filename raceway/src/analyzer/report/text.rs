@@ -69,7 +69,8 @@ impl fmt::Display for Report {
             writeln!(
                 f,
                 "  why:    no spawn/join orders the two tasks{}, and no common lock protects both accesses",
-                if same_trace { "" } else { " (two traces: concurrent requests)" }
+                // Tasks the SDK did not see start are in traces of their own: not requests.
+                if same_trace || r.unordered_hint().is_some() { "" } else { " (two traces: concurrent requests)" }
             )?;
             if let Some(hint) = r.unordered_hint() {
                 writeln!(f, "  note:   {hint}")?;
