@@ -13,6 +13,7 @@ pub(crate) mod depth;
 pub(crate) mod id;
 pub(crate) mod location;
 pub(crate) mod name;
+pub(crate) mod service;
 pub(crate) mod timestamp;
 pub(crate) mod value;
 

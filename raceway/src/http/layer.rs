@@ -1,6 +1,7 @@
 //! The server side: a tower middleware that runs each request as a logical task of its trace.
 
 use crate::context::{with_task, Instrumented};
+use crate::event::service::{self, ServiceId};
 use crate::propagation::{Incoming, RACEWAY_CLOCK};
 use ::http::request::Parts;
 use ::http::{Request, Response};
@@ -106,11 +107,17 @@ impl Filter {
 #[derive(Clone, Default)]
 pub struct RacewayLayer {
     filter: Arc<Filter>,
+    service_name: Option<String>,
+    instance_id: Option<String>,
+    /// The registered number of (`service_name`, `instance_id`): what the requests' tasks carry.
+    service: ServiceId,
 }
 
 impl fmt::Debug for RacewayLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RacewayLayer")
+            .field("service_name", &self.service_name)
+            .field("instance_id", &self.instance_id)
             .field("skip_paths", &self.filter.paths)
             .field("skip_if", &self.filter.predicates.len())
             .finish()
@@ -153,13 +160,73 @@ impl RacewayLayer {
         Arc::make_mut(&mut self.filter).predicates.push(Arc::new(skip));
         self
     }
+
+    /// Serves the requests as the service `name`, below the process's identity: their events,
+    /// and those of every task and background task they start, carry this `service_name` on the
+    /// wire, their task ids read `<name>-<pid>-task-<n>`, and the `raceway-clock` they send
+    /// (on calls and in responses) names the component `"<name>#<instance>"`. So several
+    /// services hosted in one process (a modular monolith, an integration test of a mesh, the
+    /// `gateway` example) show on the server as the services they are, with the distributed
+    /// edges between them. Without it, requests are the process's service (given to `init`).
+    ///
+    /// At most 1024 distinct names and instances per process; past that, the process's own.
+    ///
+    /// ```
+    /// use raceway::http::RacewayLayer;
+    /// # let _c = raceway::testing::capture(|| {});
+    /// let inventory = RacewayLayer::new().service_name("inventory");
+    /// let payment = RacewayLayer::new().service_name("payment").instance_id("payment-1");
+    /// assert_eq!(inventory.name(), Some("inventory"));
+    /// assert_eq!(payment.instance(), Some("payment-1"));
+    /// ```
+    #[must_use]
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self.register()
+    }
+
+    /// The `instance_id` of the requests' events (default: the process's, from `init`).
+    ///
+    /// ```
+    /// let layer = raceway::http::RacewayLayer::new().service_name("payment").instance_id("payment-1");
+    /// assert_eq!(layer.instance(), Some("payment-1"));
+    /// ```
+    #[must_use]
+    pub fn instance_id(mut self, instance_id: impl Into<String>) -> Self {
+        self.instance_id = Some(instance_id.into());
+        self.register()
+    }
+
+    /// The service name given with [`RacewayLayer::service_name`], if any.
+    ///
+    /// ```
+    /// assert_eq!(raceway::http::RacewayLayer::new().name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.service_name.as_deref()
+    }
+
+    /// The instance id given with [`RacewayLayer::instance_id`], if any.
+    ///
+    /// ```
+    /// assert_eq!(raceway::http::RacewayLayer::new().instance(), None);
+    /// ```
+    pub fn instance(&self) -> Option<&str> {
+        self.instance_id.as_deref()
+    }
+
+    /// Numbers the identity once, here, so that serving a request looks nothing up.
+    fn register(mut self) -> Self {
+        self.service = service::register(self.service_name.as_deref(), self.instance_id.as_deref());
+        self
+    }
 }
 
 impl<S> tower_layer::Layer<S> for RacewayLayer {
     type Service = RacewayService<S>;
 
     fn layer(&self, inner: S) -> RacewayService<S> {
-        RacewayService { inner, filter: self.filter.clone() }
+        RacewayService { inner, filter: self.filter.clone(), service: self.service }
     }
 }
 
@@ -168,6 +235,7 @@ impl<S> tower_layer::Layer<S> for RacewayLayer {
 pub struct RacewayService<S> {
     inner: S,
     filter: Arc<Filter>,
+    service: ServiceId,
 }
 
 impl<S: fmt::Debug> fmt::Debug for RacewayService<S> {
@@ -196,7 +264,7 @@ where
         let start = Instant::now();
         let incoming = Incoming::parse(&parts.headers);
         let clock_back = incoming.raceway_caller;
-        let mut state = Some(incoming.into_context().into_task());
+        let mut state = Some(incoming.into_context_of(self.service).into_task());
         let inner = &mut self.inner;
         // The inner `call` runs in the request's task too: routers and handlers may do work there.
         let future = with_task(&mut state, move || {

@@ -19,7 +19,9 @@ pub(super) fn fork_state(location: Location) -> Option<(TaskState, Arc<EndSlot>)
     if !enabled() {
         return None;
     }
-    let child = TaskId::next();
+    // The child is work of the parent's service (a layer's `service_name`), which its id carries.
+    let service = with_local(|l| l.task().trace.service)?;
+    let child = TaskId::next_in(service);
     record(EventKind::AsyncSpawn { child, location }, None);
     let state = with_local(|l| {
         let parent = l.task();
