@@ -25,8 +25,14 @@
 //! too; its per-trace check does not yet order a caller's events after its callee's, so there
 //! the gateway's read of the payment status is also listed against payment's write.
 //!
-//! In production each service is its own process with its own `service_name`; here the three
-//! share the process's identity and are told apart by their spans.
+//! Each layer names its service (`RacewayLayer::new().service_name("inventory")`), so although
+//! the three share one process, their events carry `service_name` `gateway`, `inventory` and
+//! `payment`, their task ids read `inventory-<pid>-task-<n>`, and background work a request
+//! starts (the receipt, the ledger job) stays its service's. Shipped to a server, each order's
+//! trace lists the three services, and the distributed edges read gateway → inventory and
+//! gateway → payment. The process's own `service_name` (`shop`) is left for work outside any
+//! request. In production each service is its own process with its own `init`; the layers'
+//! names then simply match it.
 //!
 //! What you see (ids vary):
 //!
@@ -75,12 +81,14 @@ struct Hop {
 }
 
 impl Hop {
-    /// The running request's identity, read from its context.
-    fn here(service: &str) -> Hop {
+    /// The running request's identity, read from its context: the service is the one its
+    /// events carry on the wire (the layer's `service_name`).
+    fn here() -> Hop {
         let ctx = Context::current().expect("RacewayLayer runs every handler in a trace");
         let span = ctx.span().expect("requests served by the layer have a span");
+        let task = Context::current_task().expect("a trace has a running task");
         Hop {
-            service: service.into(),
+            service: task.service_name(),
             trace_id: ctx.trace_id().to_string(),
             span_id: span.span_id.map(|s| s.to_string()).unwrap_or_default(),
             upstream_span_id: span.upstream_span_id.map(|s| s.to_string()),
@@ -116,14 +124,14 @@ async fn reserve(Json(order): Json<Order>) -> Json<Hop> {
     STOCK.store(before - 1, Ordering::SeqCst);
     raceway::track_write("inventory.stock", &before, &(before - 1));
     raceway::track_custom("reserved", &order);
-    Json(Hop::here("inventory"))
+    Json(Hop::here())
 }
 
 // ---- payment -----------------------------------------------------------------------------------
 
 async fn charge(Json(order): Json<Order>) -> Json<Hop> {
     raceway::track_write(format!("payments[{}].status", order.id), &"pending", &"captured");
-    Json(Hop::here("payment"))
+    Json(Hop::here())
 }
 
 // ---- gateway -----------------------------------------------------------------------------------
@@ -174,7 +182,7 @@ async fn checkout(State(g): State<Gateway>, Json(order): Json<Order>) -> Result<
         let _ = g.ledger_jobs.send((ctx, order));
     }
 
-    Ok(Json(CheckoutReply { order: order.id, gateway: Hop::here("gateway"), downstream }))
+    Ok(Json(CheckoutReply { order: order.id, gateway: Hop::here(), downstream }))
 }
 
 fn trace_of_current() -> String {
@@ -223,8 +231,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let guard = raceway::init(config)?;
 
     // Global use: every route of a service is traced (see `RacewayLayer` for per-route use).
-    let inventory = listen(Router::new().route("/reserve", post(reserve)).layer(RacewayLayer::new())).await?;
-    let payment = listen(Router::new().route("/charge", post(charge)).layer(RacewayLayer::new())).await?;
+    // Each service under its own name, although they share this process (and its `init`).
+    let inventory =
+        listen(Router::new().route("/reserve", post(reserve)).layer(RacewayLayer::new().service_name("inventory")))
+            .await?;
+    let payment =
+        listen(Router::new().route("/charge", post(charge)).layer(RacewayLayer::new().service_name("payment"))).await?;
     let (ledger_jobs, jobs) = mpsc::unbounded_channel();
     let (done, mut finished) = mpsc::unbounded_channel();
     tokio::spawn(ledger_worker(jobs, done.clone()));
@@ -235,7 +247,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .route("/checkout", post(checkout))
             .route("/health", axum::routing::get(|| async { "ok" }))
             .with_state(state)
-            .layer(RacewayLayer::new().skip_paths(["/health"])),
+            .layer(RacewayLayer::new().service_name("gateway").skip_paths(["/health"])),
     )
     .await?;
 

@@ -144,4 +144,18 @@ impl TaskId {
     pub fn thread_id(self) -> String {
         current().thread_id(self)
     }
+
+    /// The `metadata.service_name` of this task's events: the process's (from `init`), or the
+    /// `RacewayLayer::service_name` of the request it serves or
+    /// descends from.
+    ///
+    /// ```
+    /// # let _g = raceway::testing::capture(|| {
+    /// let task = raceway::Context::current_task().unwrap();
+    /// assert_eq!(task.service_name(), raceway::Config::default().service_name);
+    /// # });
+    /// ```
+    pub fn service_name(self) -> String {
+        current().identity(self.service()).0
+    }
 }

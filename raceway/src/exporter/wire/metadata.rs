@@ -4,7 +4,7 @@
 
 use super::json::{escape_into, json_bytes, write_u64};
 use crate::event::id::TaskId;
-use crate::event::service::{self, ServiceId};
+use crate::event::service;
 use std::collections::BTreeMap;
 
 /// The metadata of one service, pre-rendered as JSON fragments.
@@ -19,7 +19,7 @@ pub(super) struct Rendered {
 }
 
 /// The rendered metadata of the process (service 0) and of every service a `RacewayLayer`
-/// names in it, indexed by [`ServiceId`]: an event finds its service's by its task id, with no
+/// names in it, indexed by `ServiceId`: an event finds its service's by its task id, with no
 /// lookup in a shared map.
 #[derive(Debug)]
 pub(crate) struct Metadata {
