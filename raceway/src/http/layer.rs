@@ -398,6 +398,30 @@ mod tests {
         }
     }
 
+    /// An inner service that leaves a task behind (`raceway::spawn`, joined before answering).
+    #[derive(Clone)]
+    struct Spawner;
+
+    impl Service<Request<()>> for Spawner {
+        type Response = Response<String>;
+        type Error = std::convert::Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Response<String>, Self::Error>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            Box::pin(async {
+                let child = crate::instrument::task::spawn(async {
+                    crate::instrument::track::track_write("background", &0, &1);
+                });
+                let _ = child.await;
+                Ok(Response::new(String::new()))
+            })
+        }
+    }
+
     fn request(path: &str, headers: &[(&str, &str)]) -> Request<()> {
         let mut b = Request::get(path);
         for (k, v) in headers {
@@ -497,6 +521,53 @@ mod tests {
         assert!(
             matches!(&captured.events[1].kind, EventKind::Error { error_type, .. } if error_type.as_str() == "HttpServiceError")
         );
+    }
+
+    #[cfg(feature = "enabled")]
+    #[tokio::test]
+    async fn a_named_layers_requests_and_the_tasks_they_spawn_are_that_services() {
+        let layer = RacewayLayer::new().service_name("layer-test-orders");
+        let (_, events) = serve(&layer, request("/orders", &[("traceparent", TP)]), 200).await;
+        assert_eq!(events.len(), 3);
+        for e in &events {
+            assert_eq!(e.task.service_name(), "layer-test-orders");
+            assert!(e.task.thread_id().starts_with("layer-test-orders-"), "{}", e.task.thread_id());
+        }
+        // A task spawned inside the request inherits the service through the trace.
+        let mut svc = layer.layer(Spawner);
+        let captured = crate::testing::capture_async(async move { svc.call(request("/bg", &[])).await.unwrap() }).await;
+        let child = captured
+            .events
+            .iter()
+            .find(|e| matches!(&e.kind, EventKind::StateChange { variable, .. } if variable.as_str() == "background"))
+            .unwrap();
+        assert_ne!(child.task, captured.events[0].task, "a task of its own");
+        assert_eq!(child.task.service_name(), "layer-test-orders");
+        // Without a name: the process's service, as before.
+        let (_, plain) = serve(&RacewayLayer::new(), request("/orders", &[]), 200).await;
+        assert!(plain.iter().all(|e| e.task.service_name() == crate::context::process::current().service));
+    }
+
+    #[cfg(feature = "enabled")]
+    #[tokio::test]
+    async fn the_race_report_names_the_service_of_each_task() {
+        let layer = RacewayLayer::new().service_name("layer-test-report").instance_id("r-1");
+        let mut a = layer.layer(Handler(200));
+        let mut b = layer.layer(Handler(200));
+        // Two requests, two traces, the same write with no order between them: a race.
+        let captured = crate::testing::capture_async(async move {
+            a.call(request("/a", &[])).await.unwrap();
+            b.call(request("/b", &[])).await.unwrap();
+        })
+        .await;
+        let race = captured.report.races.first().expect("the two requests race on `handled`");
+        assert_eq!(
+            (race.first.service.as_str(), race.second.service.as_str()),
+            ("layer-test-report", "layer-test-report")
+        );
+        let text = captured.report.to_string();
+        assert!(text.contains(&format!("task {} of layer-test-report", race.first.thread_id)), "{text}");
+        assert_eq!(captured.report.to_json_value()["races"][0]["first"]["service"], "layer-test-report");
     }
 
     #[cfg(feature = "enabled")]
