@@ -257,7 +257,7 @@ impl TaskId {
 
     /// The task numbered `n` of `service`, if this process has handed that number out.
     pub(crate) fn issued_in(n: u64, service: ServiceId) -> Option<TaskId> {
-        (n >= 1 && n <= NUMBER && n < NEXT_TASK.load(Ordering::Relaxed))
+        ((1..=NUMBER).contains(&n) && n < NEXT_TASK.load(Ordering::Relaxed))
             .then_some(TaskId(n | u64::from(service.0) << SERVICE_SHIFT))
     }
 
