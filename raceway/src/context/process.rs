@@ -1,6 +1,7 @@
 //! Who is recording: the process identity given to `init` (service, instance, environment,
-//! tags, pid). Events do not carry it; the exporter adds it when it writes them, propagation
-//! names this process's clock component after it, and task ids are shown as thread ids in it.
+//! tags, pid), and the services hosted below it (`event::service`). Events do not carry it; the
+//! exporter adds it when it writes them, propagation names each service's clock component after
+//! it, and task ids are shown as thread ids of their service.
 
 use crate::config::Config;
 use crate::event::clock::Component;
