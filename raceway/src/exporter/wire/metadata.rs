@@ -28,7 +28,10 @@ pub(crate) struct Metadata {
     environment: String,
     tags: BTreeMap<String, String>,
     pid: u32,
-    rendered: Vec<Rendered>,
+    /// The process's own: kept apart so the common case (no hosted service) is one compare.
+    process: Rendered,
+    /// Service `n` at `n - 1`.
+    hosted: Vec<Rendered>,
 }
 
 impl Metadata {
@@ -45,9 +48,10 @@ impl Metadata {
             environment: environment.to_owned(),
             tags: tags.clone(),
             pid,
-            rendered: Vec::new(),
+            process: Rendered { fixed: Vec::new(), instance: Vec::new(), thread_prefix: Vec::new() },
+            hosted: Vec::new(),
         };
-        m.rendered.push(m.render(service, instance_id));
+        m.process = m.render(service, instance_id);
         m.refresh();
         m
     }
@@ -55,15 +59,15 @@ impl Metadata {
     /// Renders the services registered since the last call: once per service, before a batch
     /// (an atomic load when there is none new).
     pub(crate) fn refresh(&mut self) {
-        if self.rendered.len() > service::count() {
+        if self.hosted.len() >= service::count() {
             return;
         }
-        for (id, s) in service::all().into_iter().skip(self.rendered.len() - 1) {
-            debug_assert_eq!(usize::from(id.0), self.rendered.len());
+        for (id, s) in service::all().into_iter().skip(self.hosted.len()) {
+            debug_assert_eq!(usize::from(id.0), self.hosted.len() + 1);
             let name = s.name.as_deref().unwrap_or(&self.service);
             let instance = s.instance_id.as_deref().unwrap_or(&self.instance_id);
             let r = self.render(name, instance);
-            self.rendered.push(r);
+            self.hosted.push(r);
         }
     }
 
@@ -93,10 +97,12 @@ impl Metadata {
 
     /// The metadata of `task`'s service (the process's if that service is not rendered yet,
     /// which `refresh` before each batch rules out).
-    #[inline]
+    #[inline(always)]
     pub(super) fn of(&self, task: TaskId) -> &Rendered {
-        let i = usize::from(task.service().0);
-        self.rendered.get(i).unwrap_or(&self.rendered[0])
+        match usize::from(task.service().0) {
+            0 => &self.process,
+            n => self.hosted.get(n - 1).unwrap_or(&self.process),
+        }
     }
 
     /// `"<service>-<pid>-task-<n>"` of `task` as a JSON string.
@@ -108,7 +114,7 @@ impl Metadata {
     /// How many services are rendered (the process's included).
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.rendered.len()
+        self.hosted.len() + 1
     }
 }
 
