@@ -4,6 +4,12 @@
 //! cargo run --example gateway                       # run the scenario, flush, exit
 //! RACEWAY_URL=http://localhost:8080 cargo run --example gateway   # ... and ship to a server
 //! cargo run --example gateway -- --serve            # keep serving until Enter is pressed
+//!
+//! # the same services as three processes, each with its own `init` (one terminal each):
+//! cargo run --example gateway -- --role inventory   # serves on 127.0.0.1:3001 until Enter
+//! cargo run --example gateway -- --role payment     # serves on 127.0.0.1:3002 until Enter
+//! cargo run --example gateway -- --role gateway     # on 127.0.0.1:3000, places the two orders
+//! # (--listen ADDR for any role; --inventory ADDR --payment ADDR for the gateway)
 //! ```
 //!
 //! All three services run in this one process on free loopback ports, each an axum router behind
@@ -25,8 +31,14 @@
 //! too; its per-trace check does not yet order a caller's events after its callee's, so there
 //! the gateway's read of the payment status is also listed against payment's write.
 //!
-//! In production each service is its own process with its own `service_name`; here the three
-//! share the process's identity and are told apart by their spans.
+//! Each layer names its service (`RacewayLayer::new().service_name("inventory")`), so although
+//! the three share one process, their events carry `service_name` `gateway`, `inventory` and
+//! `payment`, their task ids read `inventory-<pid>-task-<n>`, and background work a request
+//! starts (the receipt, the ledger job) stays its service's. Shipped to a server, each order's
+//! trace lists the three services, and the distributed edges read gateway → inventory and
+//! gateway → payment. The process's own `service_name` (`shop`) is left for work outside any
+//! request. In production each service is its own process with its own `init`; the layers'
+//! names then simply match it.
 //!
 //! What you see (ids vary):
 //!
@@ -75,12 +87,14 @@ struct Hop {
 }
 
 impl Hop {
-    /// The running request's identity, read from its context.
-    fn here(service: &str) -> Hop {
+    /// The running request's identity, read from its context: the service is the one its
+    /// events carry on the wire (the layer's `service_name`).
+    fn here() -> Hop {
         let ctx = Context::current().expect("RacewayLayer runs every handler in a trace");
         let span = ctx.span().expect("requests served by the layer have a span");
+        let task = Context::current_task().expect("a trace has a running task");
         Hop {
-            service: service.into(),
+            service: task.service_name(),
             trace_id: ctx.trace_id().to_string(),
             span_id: span.span_id.map(|s| s.to_string()).unwrap_or_default(),
             upstream_span_id: span.upstream_span_id.map(|s| s.to_string()),
@@ -116,14 +130,14 @@ async fn reserve(Json(order): Json<Order>) -> Json<Hop> {
     STOCK.store(before - 1, Ordering::SeqCst);
     raceway::track_write("inventory.stock", &before, &(before - 1));
     raceway::track_custom("reserved", &order);
-    Json(Hop::here("inventory"))
+    Json(Hop::here())
 }
 
 // ---- payment -----------------------------------------------------------------------------------
 
 async fn charge(Json(order): Json<Order>) -> Json<Hop> {
     raceway::track_write(format!("payments[{}].status", order.id), &"pending", &"captured");
-    Json(Hop::here("payment"))
+    Json(Hop::here())
 }
 
 // ---- gateway -----------------------------------------------------------------------------------
@@ -174,7 +188,7 @@ async fn checkout(State(g): State<Gateway>, Json(order): Json<Order>) -> Result<
         let _ = g.ledger_jobs.send((ctx, order));
     }
 
-    Ok(Json(CheckoutReply { order: order.id, gateway: Hop::here("gateway"), downstream }))
+    Ok(Json(CheckoutReply { order: order.id, gateway: Hop::here(), downstream }))
 }
 
 fn trace_of_current() -> String {
@@ -198,7 +212,11 @@ async fn ledger_worker(mut jobs: mpsc::UnboundedReceiver<(Context, Order)>, done
 // ---- running it --------------------------------------------------------------------------------
 
 async fn listen(router: Router) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    listen_on("127.0.0.1:0".parse().expect("a socket address"), router).await
+}
+
+async fn listen_on(addr: SocketAddr, router: Router) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
@@ -212,34 +230,93 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(8)]
 }
 
+/// The value after `flag` on the command line.
+fn arg(flag: &str) -> Option<String> {
+    let mut args = std::env::args();
+    args.find(|a| a == flag)?;
+    args.next()
+}
+
+/// The socket address after `flag`, or `default`.
+fn addr_arg(flag: &str, default: &str) -> Result<SocketAddr, Box<dyn std::error::Error>> {
+    let text = arg(flag).unwrap_or_else(|| default.to_owned());
+    text.parse().map_err(|e| format!("{flag} {text}: {e}").into())
+}
+
+async fn wait_for_enter() -> Result<(), Box<dyn std::error::Error>> {
+    println!("press Enter to stop");
+    tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await??;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let serve = std::env::args().any(|a| a == "--serve");
+    // `--role NAME`: this process is that one service (the multi-process setup).
+    let role = arg("--role");
+    if let Some(r) = role.as_deref().filter(|r| !["gateway", "inventory", "payment"].contains(r)) {
+        return Err(format!("--role {r}: expected gateway, inventory or payment").into());
+    }
     let mut config = raceway::Config::from_env()?;
     if config.service_name == raceway::Config::default().service_name {
-        config = config.service_name("shop");
+        config = config.service_name(role.as_deref().unwrap_or("shop"));
     }
     let shipping_to = config.server_url.clone();
     let guard = raceway::init(config)?;
+    // In one process each layer names its service; as its own process, a service is named by
+    // its `init`, and its layer needs no name.
+    let layer = |name: &str| match role {
+        Some(_) => RacewayLayer::new(),
+        None => RacewayLayer::new().service_name(name),
+    };
+
+    // A downstream role serves until Enter, then flushes (and prints its own analyzer's report).
+    let downstream = match role.as_deref() {
+        Some("inventory") => {
+            Some((addr_arg("--listen", "127.0.0.1:3001")?, Router::new().route("/reserve", post(reserve))))
+        }
+        Some("payment") => {
+            Some((addr_arg("--listen", "127.0.0.1:3002")?, Router::new().route("/charge", post(charge))))
+        }
+        _ => None,
+    };
+    if let (Some((addr, router)), Some(name)) = (downstream, role.as_deref()) {
+        let addr = listen_on(addr, router.layer(layer(name))).await?;
+        println!("{name} on http://{addr}, its own process");
+        wait_for_enter().await?;
+        drop(guard);
+        return Ok(());
+    }
 
     // Global use: every route of a service is traced (see `RacewayLayer` for per-route use).
-    let inventory = listen(Router::new().route("/reserve", post(reserve)).layer(RacewayLayer::new())).await?;
-    let payment = listen(Router::new().route("/charge", post(charge)).layer(RacewayLayer::new())).await?;
+    // Each service under its own name, although they share this process (and its `init`).
+    let (inventory, payment) = if role.is_some() {
+        (addr_arg("--inventory", "127.0.0.1:3001")?, addr_arg("--payment", "127.0.0.1:3002")?)
+    } else {
+        let inventory = listen(Router::new().route("/reserve", post(reserve)).layer(layer("inventory"))).await?;
+        let payment = listen(Router::new().route("/charge", post(charge)).layer(layer("payment"))).await?;
+        (inventory, payment)
+    };
     let (ledger_jobs, jobs) = mpsc::unbounded_channel();
     let (done, mut finished) = mpsc::unbounded_channel();
     tokio::spawn(ledger_worker(jobs, done.clone()));
     let client = reqwest::Client::new();
     let state = Gateway { client: client.clone(), inventory, payment, ledger_jobs, done };
-    let gateway = listen(
+    let gateway_addr = match role {
+        Some(_) => addr_arg("--listen", "127.0.0.1:3000")?,
+        None => "127.0.0.1:0".parse()?,
+    };
+    let gateway = listen_on(
+        gateway_addr,
         Router::new()
             .route("/checkout", post(checkout))
             .route("/health", axum::routing::get(|| async { "ok" }))
             .with_state(state)
-            .layer(RacewayLayer::new().skip_paths(["/health"])),
+            .layer(layer("gateway").skip_paths(["/health"])),
     )
     .await?;
 
-    println!("three services on loopback, one process:");
+    println!("three services on loopback, {}:", if role.is_some() { "three processes" } else { "one process" });
     println!("  gateway   http://{gateway}   (POST /checkout, GET /health untraced)");
     println!("  inventory http://{inventory}");
     println!("  payment   http://{payment}");
@@ -252,8 +329,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("serving; try:");
         println!("  curl -s -X POST http://{gateway}/checkout -H 'content-type: application/json' \\");
         println!("       -d '{{\"id\":7,\"amount_cents\":1999}}'");
-        println!("press Enter to stop");
-        tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await??;
+        wait_for_enter().await?;
     } else {
         // The customer has no trace: each checkout starts its own at the gateway.
         let orders = [Order { id: 1, amount_cents: 1999 }, Order { id: 2, amount_cents: 4500 }];
@@ -303,7 +379,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
-        println!("\ninventory stock: 100 -> {} after 2 orders (a lost update)", STOCK.load(Ordering::SeqCst));
+        // The stock lives in the inventory service's process: known here only when that is this one.
+        if role.is_none() {
+            println!("\ninventory stock: 100 -> {} after 2 orders (a lost update)", STOCK.load(Ordering::SeqCst));
+        }
     }
 
     // Dropping the guard flushes and stops the exporter (and prints the analyzer's report).

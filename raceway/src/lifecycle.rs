@@ -98,7 +98,7 @@ fn sinks_for(config: &Config, process: &Process, dispatch: &Arc<Dispatch>) -> Re
                 &process.tags,
                 process.pid,
             );
-            sinks.push(Box::new(crate::exporter::HttpSink::new(url, config, Arc::new(metadata), dispatch.clone())?));
+            sinks.push(Box::new(crate::exporter::HttpSink::new(url, config, metadata, dispatch.clone())?));
         }
         #[cfg(not(all(raceway_on, feature = "exporter")))]
         {

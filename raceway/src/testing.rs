@@ -66,7 +66,12 @@ impl<R> Captured<R> {
 pub fn new_trace() -> Context {
     match Context::current() {
         Some(current) if current.trace.capture.is_some() => Context {
-            trace: Arc::new(Trace { id: Uuid::new_v4(), span: None, capture: current.trace.capture.clone() }),
+            trace: Arc::new(Trace {
+                id: Uuid::new_v4(),
+                span: None,
+                capture: current.trace.capture.clone(),
+                service: current.trace.service,
+            }),
             parent: None,
             clock: None,
         },

@@ -2,6 +2,7 @@
 
 use super::adopted::{self, Adopted, Home, Key};
 use super::state::{Capture, TaskState};
+use crate::event::service::ServiceId;
 use crate::stage::outbox::Outbox;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -103,6 +104,11 @@ pub(super) fn set_home(home: Home) {
 /// also sees the requests and new traces its code starts.
 pub(super) fn current_capture() -> Option<Arc<Capture>> {
     with_local(|l| l.task.as_ref().and_then(|t| t.trace.capture.clone())).flatten()
+}
+
+/// The running task's service: a trace started from a service's code stays that service's.
+pub(super) fn current_service() -> ServiceId {
+    with_local(|l| l.task.as_ref().map(|t| t.trace.service)).flatten().unwrap_or(ServiceId::PROCESS)
 }
 
 /// Installs `state` as the running task, returning what was running before.

@@ -28,8 +28,9 @@ pub(crate) use state::{Capture, TaskState, Trace};
 
 use crate::event::clock::{Clock, Component};
 use crate::event::id::{TaskId, Uuid};
+use crate::event::service::ServiceId;
 use crate::event::Span;
-use local::{current_capture, swap_task};
+use local::{current_capture, current_service, swap_task};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -70,19 +71,27 @@ impl Context {
         Self::with_trace_id(Uuid::new_v4())
     }
 
-    /// A context for the trace `trace_id` (e.g. an id received from elsewhere).
+    /// A context for the trace `trace_id` (e.g. an id received from elsewhere). Started inside a
+    /// request of a named service (`RacewayLayer::service_name`), it is that service's work too.
     pub fn with_trace_id(trace_id: Uuid) -> Self {
+        let service = current_service();
         Context {
-            trace: Arc::new(Trace { id: trace_id, span: None, capture: current_capture() }),
+            trace: Arc::new(Trace { id: trace_id, span: None, capture: current_capture(), service }),
             parent: None,
             clock: None,
         }
     }
 
-    /// A context from the parts of an incoming request (used by the HTTP integrations).
-    pub(crate) fn from_parts(trace_id: Uuid, span: Option<Span>, clock: Vec<(Component, u64)>) -> Self {
-        let trace = Arc::new(Trace { id: trace_id, span, capture: current_capture() });
-        let clock = (!clock.is_empty()).then(|| Clock::with_base(TaskId::next(), clock));
+    /// A context from the parts of an incoming request to `service` (used by the HTTP
+    /// integrations).
+    pub(crate) fn from_parts(
+        trace_id: Uuid,
+        span: Option<Span>,
+        clock: Vec<(Component, u64)>,
+        service: ServiceId,
+    ) -> Self {
+        let trace = Arc::new(Trace { id: trace_id, span, capture: current_capture(), service });
+        let clock = (!clock.is_empty()).then(|| Clock::with_base(TaskId::next_in(service), clock));
         Context { trace, parent: None, clock }
     }
 
@@ -118,7 +127,12 @@ impl Context {
 
     /// Same trace position, but events recorded under it go to `capture` (test harness).
     pub(crate) fn capturing(&self, capture: Arc<Capture>) -> Self {
-        let trace = Arc::new(Trace { id: self.trace.id, span: self.trace.span.clone(), capture: Some(capture) });
+        let trace = Arc::new(Trace {
+            id: self.trace.id,
+            span: self.trace.span.clone(),
+            capture: Some(capture),
+            service: self.trace.service,
+        });
         Context { trace, parent: self.parent, clock: self.clock.clone() }
     }
 

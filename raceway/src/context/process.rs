@@ -1,10 +1,12 @@
 //! Who is recording: the process identity given to `init` (service, instance, environment,
-//! tags, pid). Events do not carry it; the exporter adds it when it writes them, propagation
-//! names this process's clock component after it, and task ids are shown as thread ids in it.
+//! tags, pid), and the services hosted below it (`event::service`). Events do not carry it; the
+//! exporter adds it when it writes them, propagation names each service's clock component after
+//! it, and task ids are shown as thread ids of their service.
 
 use crate::config::Config;
 use crate::event::clock::Component;
 use crate::event::id::TaskId;
+use crate::event::service::{self, ServiceId};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
@@ -33,14 +35,33 @@ impl Process {
         }
     }
 
-    /// This process's component in propagated vector clocks: `"<service>#<instance>"`.
-    pub(crate) fn clock_component(&self) -> Arc<str> {
-        Arc::from(format!("{}#{}", self.service, self.instance_id))
+    /// The `service_name` and `instance_id` of `id`: a registered service's own (its instance
+    /// defaulting to the process's), or the process's for [`ServiceId::PROCESS`].
+    pub(crate) fn identity(&self, id: ServiceId) -> (String, String) {
+        match service::get(id) {
+            Some(s) => (
+                s.name.clone().unwrap_or_else(|| self.service.clone()),
+                s.instance_id.clone().unwrap_or_else(|| self.instance_id.clone()),
+            ),
+            None => (self.service.clone(), self.instance_id.clone()),
+        }
     }
 
-    /// `<service>-<pid>-task-<n>`: how the server names `task`.
+    /// This process's component in propagated vector clocks: `"<service>#<instance>"`.
+    #[cfg(test)]
+    pub(crate) fn clock_component(&self) -> Arc<str> {
+        self.clock_component_of(ServiceId::PROCESS)
+    }
+
+    /// The component of service `id` in propagated vector clocks: `"<service>#<instance>"`.
+    pub(crate) fn clock_component_of(&self, id: ServiceId) -> Arc<str> {
+        let (name, instance) = self.identity(id);
+        Arc::from(format!("{name}#{instance}"))
+    }
+
+    /// `<service>-<pid>-task-<n>`: how the server names `task` (the service its id carries).
     pub(crate) fn thread_id(&self, task: TaskId) -> String {
-        let mut s = TaskId::thread_id_prefix(&self.service, self.pid);
+        let mut s = TaskId::thread_id_prefix(&self.identity(task.service()).0, self.pid);
         s.push_str(&task.as_u64().to_string());
         s
     }
@@ -55,28 +76,39 @@ impl Process {
     /// and pid, for a task number already handed out, becomes `Component::Task(n)`; every other
     /// name stays `Remote`.
     ///
-    /// Only when the clock also counts this process's `"<service>#<instance>"`: every header this
-    /// process sends does, so a clock that does not cannot hold its tasks. Two instances of one
-    /// service with the same pid (pid 1 in every container) name their tasks alike; their
-    /// instance ids tell them apart.
+    /// Only when the clock also counts the `"<service>#<instance>"` of that task's service: every
+    /// header a service of this process sends does, so a clock that does not cannot hold its
+    /// tasks. Two instances of one service with the same pid (pid 1 in every container) name
+    /// their tasks alike; their instance ids tell them apart. The services a `RacewayLayer`
+    /// names in this process are read alike, each task back into its own service.
     pub(crate) fn read_clock(&self, clock: Vec<(String, u64)>) -> Vec<(Component, u64)> {
-        let own = self.clock_component();
-        let ours = clock.iter().any(|(name, n)| **name == *own && *n > 0);
-        let prefix = TaskId::thread_id_prefix(&self.service, self.pid);
+        let services = std::iter::once(ServiceId::PROCESS).chain(service::all().into_iter().map(|(id, _)| id));
+        // The services whose component the clock counts, with their thread-id prefixes.
+        let ours: Vec<(ServiceId, String)> = services
+            .filter_map(|id| {
+                let own = self.clock_component_of(id);
+                clock
+                    .iter()
+                    .any(|(name, n)| **name == *own && *n > 0)
+                    .then(|| (id, TaskId::thread_id_prefix(&self.identity(id).0, self.pid)))
+            })
+            .collect();
         let task = |name: &str| {
-            let digits = name.strip_prefix(prefix.as_str())?;
-            // The canonical decimal only, as `thread_id` writes it: no sign, no leading zero.
-            if digits.is_empty() || digits.len() > 20 || digits.starts_with('0') {
-                return None;
-            }
-            if !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            TaskId::issued(digits.parse().ok()?)
+            ours.iter().find_map(|(id, prefix)| {
+                let digits = name.strip_prefix(prefix.as_str())?;
+                // The canonical decimal only, as `thread_id` writes it: no sign, no leading zero.
+                if digits.is_empty() || digits.len() > 20 || digits.starts_with('0') {
+                    return None;
+                }
+                if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                TaskId::issued_in(digits.parse().ok()?, *id)
+            })
         };
         clock
             .into_iter()
-            .map(|(name, n)| match task(&name).filter(|_| ours) {
+            .map(|(name, n)| match task(&name) {
                 Some(t) => (Component::Task(t), n),
                 None => (Component::Remote(Arc::from(name)), n),
             })
@@ -112,5 +144,19 @@ impl TaskId {
     /// ```
     pub fn thread_id(self) -> String {
         current().thread_id(self)
+    }
+
+    /// The `metadata.service_name` of this task's events: the process's (from `init`), or the
+    /// `RacewayLayer::service_name` of the request it serves or
+    /// descends from.
+    ///
+    /// ```
+    /// # let _g = raceway::testing::capture(|| {
+    /// let task = raceway::Context::current_task().unwrap();
+    /// assert_eq!(task.service_name(), raceway::Config::default().service_name);
+    /// # });
+    /// ```
+    pub fn service_name(self) -> String {
+        current().identity(self.service()).0
     }
 }

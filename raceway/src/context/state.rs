@@ -3,6 +3,7 @@
 use super::Context;
 use crate::event::clock::Clock;
 use crate::event::id::{TaskId, Uuid};
+use crate::event::service::ServiceId;
 use crate::event::Span;
 use std::sync::{Arc, Mutex};
 
@@ -13,12 +14,15 @@ pub(crate) struct Trace {
     pub span: Option<Span>,
     /// When set (by `raceway::testing`), events go to this buffer instead of the exporter.
     pub capture: Option<Arc<Capture>>,
+    /// The service whose work this is (a `RacewayLayer::service_name`, else the process): every
+    /// task of the trace gets an id in it, so spawned and background work keeps its service.
+    pub service: ServiceId,
 }
 
 impl Trace {
     /// A new trace with a random id, no span and no capture.
     pub(crate) fn new() -> Arc<Trace> {
-        Arc::new(Trace { id: Uuid::new_v4(), span: None, capture: None })
+        Arc::new(Trace { id: Uuid::new_v4(), span: None, capture: None, service: ServiceId::PROCESS })
     }
 }
 
@@ -51,7 +55,7 @@ pub(crate) struct TaskState {
 impl TaskState {
     /// A new task in `trace`, whose first event descends from `parent`, inheriting `clock`.
     pub(crate) fn fork(trace: Arc<Trace>, parent: Option<Uuid>, clock: Option<&Clock>) -> Self {
-        let task = TaskId::next();
+        let task = TaskId::next_in(trace.service);
         let clock = match clock {
             Some(c) => c.fork(task),
             None => Clock::new(task),
@@ -67,8 +71,8 @@ impl TaskState {
     /// A new task that the SDK did not see start (a plain `tokio::spawn`), in `trace` or a new
     /// one: nothing orders it after anything, and its id says so.
     pub(crate) fn adopted(trace: Option<Arc<Trace>>) -> Self {
-        let task = TaskId::next_unordered();
         let trace = trace.unwrap_or_else(Trace::new);
+        let task = TaskId::next_unordered_in(trace.service);
         TaskState { trace, task, last: None, clock: Clock::new(task), scoped: false, joined: Vec::new() }
     }
 

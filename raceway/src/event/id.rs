@@ -4,6 +4,7 @@
 //! once from the OS-randomised `RandomState`: a couple of nanoseconds, no syscall, no lock.
 //! Formatting to hex happens only when the exporter serializes.
 
+use super::service::ServiceId;
 use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -196,22 +197,43 @@ pub struct TaskId(pub(crate) u64);
 static NEXT_TASK: AtomicU64 = AtomicU64::new(1);
 /// Marks the ids of tasks the SDK did not see start (never set by the counter itself).
 const UNORDERED: u64 = 1 << 63;
+/// Where a task id keeps its service's number (bits 48..63): the service travels with every
+/// event and clock component that names the task, at no cost to recording.
+const SERVICE_SHIFT: u32 = 48;
+const SERVICE_BITS: u64 = 0x7FFF << SERVICE_SHIFT;
+/// The task's number: 2^48 tasks, more than a process can start.
+const NUMBER: u64 = (1 << SERVICE_SHIFT) - 1;
 
 impl TaskId {
-    /// Allocates a process-unique task id.
+    /// Allocates a process-unique task id of the process's own service.
+    #[cfg(test)]
     pub(crate) fn next() -> Self {
-        TaskId(NEXT_TASK.fetch_add(1, Ordering::Relaxed))
+        Self::next_in(ServiceId::PROCESS)
+    }
+
+    /// Allocates a process-unique task id for a task of `service`.
+    #[inline]
+    pub(crate) fn next_in(service: ServiceId) -> Self {
+        let n = NEXT_TASK.fetch_add(1, Ordering::Relaxed) & NUMBER;
+        TaskId(n | (u64::from(service.0) << SERVICE_SHIFT) & SERVICE_BITS)
+    }
+
+    /// The service this task belongs to ([`ServiceId::PROCESS`] unless it runs under a
+    /// `RacewayLayer` with a `service_name`, or descends from such a task).
+    #[inline]
+    pub(crate) fn service(self) -> ServiceId {
+        ServiceId(((self.0 & SERVICE_BITS) >> SERVICE_SHIFT) as u16)
     }
 
     /// Allocates a task id for a task the SDK did not see start (a plain `tokio::spawn`): a
     /// number from the same sequence, marked so that a report can say why it is unordered.
-    pub(crate) fn next_unordered() -> Self {
-        TaskId(Self::next().0 | UNORDERED)
+    pub(crate) fn next_unordered_in(service: ServiceId) -> Self {
+        TaskId(Self::next_in(service).0 | UNORDERED)
     }
 
     /// The task's number, unique within this process.
     pub const fn as_u64(self) -> u64 {
-        self.0 & !UNORDERED
+        self.0 & NUMBER
     }
 
     /// Whether the SDK did not see this task start (a future spawned with plain `tokio::spawn`,
@@ -228,8 +250,15 @@ impl TaskId {
 
     /// The task numbered `n`, if this process has handed that number out. A task name read from
     /// a header may be anything; one that was never issued must not pose as a task of ours.
+    #[cfg(test)]
     pub(crate) fn issued(n: u64) -> Option<TaskId> {
-        (n >= 1 && n < NEXT_TASK.load(Ordering::Relaxed)).then_some(TaskId(n))
+        Self::issued_in(n, ServiceId::PROCESS)
+    }
+
+    /// The task numbered `n` of `service`, if this process has handed that number out.
+    pub(crate) fn issued_in(n: u64, service: ServiceId) -> Option<TaskId> {
+        ((1..=NUMBER).contains(&n) && n < NEXT_TASK.load(Ordering::Relaxed))
+            .then_some(TaskId(n | u64::from(service.0) << SERVICE_SHIFT))
     }
 
     /// The text before the number in every `metadata.thread_id` of a process:
@@ -286,6 +315,19 @@ mod tests {
         assert_eq!(TaskId::issued(t.as_u64()), Some(t));
         assert_eq!(TaskId::issued(0), None, "numbering starts at 1");
         assert_eq!(TaskId::issued(u64::MAX), None);
+    }
+
+    #[test]
+    fn a_task_id_carries_its_service_and_keeps_its_number() {
+        let s = ServiceId(77);
+        let t = TaskId::next_in(s);
+        assert_eq!(t.service(), s);
+        assert!(!t.is_unordered());
+        assert_eq!(TaskId::issued_in(t.as_u64(), s), Some(t));
+        let u = TaskId::next_unordered_in(s);
+        assert_eq!((u.service(), u.is_unordered()), (s, true));
+        assert_eq!(u.as_u64(), t.as_u64() + 1, "one numbering for every service");
+        assert_eq!(TaskId::next().service(), ServiceId::PROCESS);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! An [`Event`] holds raw parts (numbers, `'static` strings, shared names, captured values); the
 //! exporter's `wire` module turns it into the server's JSON. Everything the server needs per
 //! process (pid, service, environment, tags, instance) is added at serialization time, not stored
-//! here.
+//! here; a task id carries only the number of its service (`service.rs`) when a `RacewayLayer`
+//! names services below the process.
 //!
 //! This folder imports nothing of the crate but `config` (the value-size cap): every other stage
 //! reads it, and it reads none of them.
@@ -13,6 +14,7 @@ pub(crate) mod depth;
 pub(crate) mod id;
 pub(crate) mod location;
 pub(crate) mod name;
+pub(crate) mod service;
 pub(crate) mod timestamp;
 pub(crate) mod value;
 

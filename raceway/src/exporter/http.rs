@@ -38,7 +38,7 @@ pub(crate) struct HttpSink {
     client: reqwest::Client,
     url: String,
     auth: Option<reqwest::header::HeaderValue>,
-    metadata: Arc<Metadata>,
+    metadata: Metadata,
     dispatch: Arc<Dispatch>,
     batch_size: usize,
     max_bytes: usize,
@@ -65,7 +65,7 @@ impl HttpSink {
     pub(crate) fn new(
         server_url: &str,
         config: &Config,
-        metadata: Arc<Metadata>,
+        metadata: Metadata,
         dispatch: Arc<Dispatch>,
     ) -> Result<Self, Error> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::ExporterStart)?;
@@ -273,6 +273,8 @@ impl Sink for HttpSink {
     fn deliver(&mut self, events: &[Event]) {
         // Room for one event: what a request may carry, less the body's own brackets.
         let room = self.max_bytes.saturating_sub(32);
+        // Services named since the last batch get their metadata rendered, once.
+        self.metadata.refresh();
         let buf = self.buffer();
         let mut body = wire::Body::with_buffer(buf);
         // The request size as accounted since the sink first capped it: 16 plus each event and a

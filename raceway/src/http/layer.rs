@@ -1,6 +1,7 @@
 //! The server side: a tower middleware that runs each request as a logical task of its trace.
 
 use crate::context::{with_task, Instrumented};
+use crate::event::service::{self, ServiceId};
 use crate::propagation::{Incoming, RACEWAY_CLOCK};
 use ::http::request::Parts;
 use ::http::{Request, Response};
@@ -106,11 +107,17 @@ impl Filter {
 #[derive(Clone, Default)]
 pub struct RacewayLayer {
     filter: Arc<Filter>,
+    service_name: Option<String>,
+    instance_id: Option<String>,
+    /// The registered number of (`service_name`, `instance_id`): what the requests' tasks carry.
+    service: ServiceId,
 }
 
 impl fmt::Debug for RacewayLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RacewayLayer")
+            .field("service_name", &self.service_name)
+            .field("instance_id", &self.instance_id)
             .field("skip_paths", &self.filter.paths)
             .field("skip_if", &self.filter.predicates.len())
             .finish()
@@ -153,13 +160,73 @@ impl RacewayLayer {
         Arc::make_mut(&mut self.filter).predicates.push(Arc::new(skip));
         self
     }
+
+    /// Serves the requests as the service `name`, below the process's identity: their events,
+    /// and those of every task and background task they start, carry this `service_name` on the
+    /// wire, their task ids read `<name>-<pid>-task-<n>`, and the `raceway-clock` they send
+    /// (on calls and in responses) names the component `"<name>#<instance>"`. So several
+    /// services hosted in one process (a modular monolith, an integration test of a mesh, the
+    /// `gateway` example) show on the server as the services they are, with the distributed
+    /// edges between them. Without it, requests are the process's service (given to `init`).
+    ///
+    /// At most 1024 distinct names and instances per process; past that, the process's own.
+    ///
+    /// ```
+    /// use raceway::http::RacewayLayer;
+    /// # let _c = raceway::testing::capture(|| {});
+    /// let inventory = RacewayLayer::new().service_name("inventory");
+    /// let payment = RacewayLayer::new().service_name("payment").instance_id("payment-1");
+    /// assert_eq!(inventory.name(), Some("inventory"));
+    /// assert_eq!(payment.instance(), Some("payment-1"));
+    /// ```
+    #[must_use]
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self.register()
+    }
+
+    /// The `instance_id` of the requests' events (default: the process's, from `init`).
+    ///
+    /// ```
+    /// let layer = raceway::http::RacewayLayer::new().service_name("payment").instance_id("payment-1");
+    /// assert_eq!(layer.instance(), Some("payment-1"));
+    /// ```
+    #[must_use]
+    pub fn instance_id(mut self, instance_id: impl Into<String>) -> Self {
+        self.instance_id = Some(instance_id.into());
+        self.register()
+    }
+
+    /// The service name given with [`RacewayLayer::service_name`], if any.
+    ///
+    /// ```
+    /// assert_eq!(raceway::http::RacewayLayer::new().name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.service_name.as_deref()
+    }
+
+    /// The instance id given with [`RacewayLayer::instance_id`], if any.
+    ///
+    /// ```
+    /// assert_eq!(raceway::http::RacewayLayer::new().instance(), None);
+    /// ```
+    pub fn instance(&self) -> Option<&str> {
+        self.instance_id.as_deref()
+    }
+
+    /// Numbers the identity once, here, so that serving a request looks nothing up.
+    fn register(mut self) -> Self {
+        self.service = service::register(self.service_name.as_deref(), self.instance_id.as_deref());
+        self
+    }
 }
 
 impl<S> tower_layer::Layer<S> for RacewayLayer {
     type Service = RacewayService<S>;
 
     fn layer(&self, inner: S) -> RacewayService<S> {
-        RacewayService { inner, filter: self.filter.clone() }
+        RacewayService { inner, filter: self.filter.clone(), service: self.service }
     }
 }
 
@@ -168,6 +235,7 @@ impl<S> tower_layer::Layer<S> for RacewayLayer {
 pub struct RacewayService<S> {
     inner: S,
     filter: Arc<Filter>,
+    service: ServiceId,
 }
 
 impl<S: fmt::Debug> fmt::Debug for RacewayService<S> {
@@ -201,7 +269,7 @@ where
         let start = Instant::now();
         let incoming = Incoming::parse(&parts.headers);
         let clock_back = incoming.raceway_caller;
-        let mut state = Some(incoming.into_context().into_task());
+        let mut state = Some(incoming.into_context_of(self.service).into_task());
         let inner = &mut self.inner;
         // The inner `call` runs in the request's task too: routers and handlers may do work there.
         let future = with_task(&mut state, move || {
@@ -335,6 +403,30 @@ mod tests {
         }
     }
 
+    /// An inner service that leaves a task behind (`raceway::spawn`, joined before answering).
+    #[derive(Clone)]
+    struct Spawner;
+
+    impl Service<Request<()>> for Spawner {
+        type Response = Response<String>;
+        type Error = std::convert::Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Response<String>, Self::Error>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            Box::pin(async {
+                let child = crate::instrument::task::spawn(async {
+                    crate::instrument::track::track_write("background", &0, &1);
+                });
+                let _ = child.await;
+                Ok(Response::new(String::new()))
+            })
+        }
+    }
+
     fn request(path: &str, headers: &[(&str, &str)]) -> Request<()> {
         let mut b = Request::get(path);
         for (k, v) in headers {
@@ -437,6 +529,53 @@ mod tests {
     }
 
     #[cfg(raceway_on)]
+    #[tokio::test]
+    async fn a_named_layers_requests_and_the_tasks_they_spawn_are_that_services() {
+        let layer = RacewayLayer::new().service_name("layer-test-orders");
+        let (_, events) = serve(&layer, request("/orders", &[("traceparent", TP)]), 200).await;
+        assert_eq!(events.len(), 3);
+        for e in &events {
+            assert_eq!(e.task.service_name(), "layer-test-orders");
+            assert!(e.task.thread_id().starts_with("layer-test-orders-"), "{}", e.task.thread_id());
+        }
+        // A task spawned inside the request inherits the service through the trace.
+        let mut svc = layer.layer(Spawner);
+        let captured = crate::testing::capture_async(async move { svc.call(request("/bg", &[])).await.unwrap() }).await;
+        let child = captured
+            .events
+            .iter()
+            .find(|e| matches!(&e.kind, EventKind::StateChange { variable, .. } if variable.as_str() == "background"))
+            .unwrap();
+        assert_ne!(child.task, captured.events[0].task, "a task of its own");
+        assert_eq!(child.task.service_name(), "layer-test-orders");
+        // Without a name: the process's service, as before.
+        let (_, plain) = serve(&RacewayLayer::new(), request("/orders", &[]), 200).await;
+        assert!(plain.iter().all(|e| e.task.service_name() == crate::context::process::current().service));
+    }
+
+    #[cfg(feature = "enabled")]
+    #[tokio::test]
+    async fn the_race_report_names_the_service_of_each_task() {
+        let layer = RacewayLayer::new().service_name("layer-test-report").instance_id("r-1");
+        let mut a = layer.layer(Handler(200));
+        let mut b = layer.layer(Handler(200));
+        // Two requests, two traces, the same write with no order between them: a race.
+        let captured = crate::testing::capture_async(async move {
+            a.call(request("/a", &[])).await.unwrap();
+            b.call(request("/b", &[])).await.unwrap();
+        })
+        .await;
+        let race = captured.report.races.first().expect("the two requests race on `handled`");
+        assert_eq!(
+            (race.first.service.as_str(), race.second.service.as_str()),
+            ("layer-test-report", "layer-test-report")
+        );
+        let text = captured.report.to_string();
+        assert!(text.contains(&format!("task {} of layer-test-report", race.first.thread_id)), "{text}");
+        assert_eq!(captured.report.to_json_value()["races"][0]["first"]["service"], "layer-test-report");
+    }
+
+    #[cfg(feature = "enabled")]
     #[tokio::test]
     async fn a_raceway_caller_gets_the_request_tasks_clock_back_in_the_response() {
         let mut svc = RacewayLayer::new().layer(Handler(201));

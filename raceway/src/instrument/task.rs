@@ -20,8 +20,13 @@ pub(super) fn fork_state(location: Location) -> Option<(TaskState, Arc<EndSlot>)
         return None;
     }
     // A child this task joined has ended: its id (and clock component) can go on as the new
-    // child, which starts after everything it did (see `TaskState::joined`).
-    let child = with_local(|l| l.task().joined.pop()).flatten().unwrap_or_else(TaskId::next);
+    // child, which starts after everything it did (see `TaskState::joined`). Otherwise a new id,
+    // carrying the parent's service (a layer's `service_name`): the joined child had it too.
+    let (reusable, service) = with_local(|l| {
+        let parent = l.task();
+        (parent.joined.pop(), parent.trace.service)
+    })?;
+    let child = reusable.unwrap_or_else(|| TaskId::next_in(service));
     record(EventKind::AsyncSpawn { child, location }, None);
     let state = with_local(|l| {
         let parent = l.task();

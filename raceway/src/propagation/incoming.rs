@@ -7,6 +7,7 @@ use crate::context::process;
 use crate::context::{with_local, Context};
 use crate::event::clock::Component;
 use crate::event::id::{SpanId, Uuid};
+use crate::event::service::ServiceId;
 use crate::event::Span;
 
 /// What the incoming headers said, after validation. Every field is optional: an invalid header
@@ -102,8 +103,14 @@ impl Incoming {
     /// (this process's own tasks in it read back as tasks, see `Process::read_clock`) plus this
     /// service's own component (`"<service>#<instance>"`, 0 when it is new).
     pub(crate) fn into_context(self) -> Context {
+        self.into_context_of(ServiceId::PROCESS)
+    }
+
+    /// As [`Incoming::into_context`], for a request served by `service`: its tasks, span and
+    /// clock component are that service's.
+    pub(crate) fn into_context_of(self, service: ServiceId) -> Context {
         let process = process::current();
-        let own = Component::Remote(process.clock_component());
+        let own = Component::Remote(process.clock_component_of(service));
         let mut clock = process.read_clock(self.clock);
         if !clock.iter().any(|(c, _)| *c == own) {
             clock.push((own, 0));
@@ -113,7 +120,7 @@ impl Incoming {
             upstream_span_id: self.upstream_span_id,
             tracestate: self.tracestate,
         };
-        let ctx = Context::from_parts(self.trace_id.unwrap_or_else(Uuid::new_v4), Some(span), clock);
+        let ctx = Context::from_parts(self.trace_id.unwrap_or_else(Uuid::new_v4), Some(span), clock, service);
         // Inside `raceway::testing::capture`, a request served in-process is captured too, so
         // handlers can be tested without a server.
         match with_local(|l| l.task.as_ref().and_then(|t| t.trace.capture.clone())).flatten() {

@@ -8,6 +8,7 @@ use crate::context::with_local;
 use crate::error::Error;
 use crate::event::clock::{Clock, Component};
 use crate::event::id::{SpanId, Uuid};
+use crate::event::service::ServiceId;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -39,19 +40,20 @@ where
     V: Into<String>,
 {
     let p = process::current();
-    let own = p.clock_component();
     let child = SpanId::random();
     let built = with_local(|l| {
         // The clock leaves this task: its events must reach the sinks before the callee's, which
         // the analyzer orders by it (it reads events in delivery order).
         l.publish();
         let task = l.task.as_mut()?;
+        // The calling service's component: the task's own service when a layer named it.
+        let own = p.clock_component_of(task.trace.service);
         let own_c = Component::Remote(own.clone());
         let n = task.clock.get(&own_c).saturating_add(1);
         task.clock.merge_components(vec![(own_c, n)]);
         let span = task.trace.span.as_ref();
         let parent = span.and_then(|s| s.span_id);
-        let json = clock_json(&p, &task.clock, task.trace.id, Some(child), parent);
+        let json = clock_json(&p, task.trace.service, &task.clock, task.trace.id, Some(child), parent);
         Some((task.trace.id, json, span.and_then(|s| s.tracestate.clone())))
     })
     .flatten();
@@ -75,12 +77,14 @@ where
 /// callee's span, `parent_span_id` its caller's), so that peers read both alike.
 pub(super) fn clock_json(
     p: &Process,
+    service: ServiceId,
     clock: &Clock,
     trace_id: Uuid,
     span_id: Option<SpanId>,
     parent_span_id: Option<SpanId>,
 ) -> String {
-    let own = p.clock_component();
+    let (name, instance) = p.identity(service);
+    let own = p.clock_component_of(service);
     let own_c = Component::Remote(own.clone());
     let mut json = String::with_capacity(256);
     let _ = write!(json, "{{\"trace_id\":\"{trace_id}\",\"span_id\":");
@@ -88,9 +92,9 @@ pub(super) fn clock_json(
     json.push_str(",\"parent_span_id\":");
     json_span(&mut json, parent_span_id);
     json.push_str(",\"service\":");
-    json_string(&mut json, &p.service);
+    json_string(&mut json, &name);
     json.push_str(",\"instance\":");
-    json_string(&mut json, &p.instance_id);
+    json_string(&mut json, &instance);
     // Most important first, so the caps never drop them: the service's component, then the
     // task's own, then what it inherited. The caps keep the header readable by peers (at most
     // MAX_CLOCK_COMPONENTS, and MAX_HEADER_BYTES once base64-encoded).

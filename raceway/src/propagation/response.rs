@@ -63,7 +63,7 @@ fn response_clock() -> Option<String> {
         let task = l.task.as_ref()?;
         let span = task.trace.span.as_ref();
         let (span_id, upstream) = (span.and_then(|s| s.span_id), span.and_then(|s| s.upstream_span_id));
-        Some(clock_json(&p, &task.clock, task.trace.id, span_id, upstream))
+        Some(clock_json(&p, task.trace.service, &task.clock, task.trace.id, span_id, upstream))
     })
     .flatten()?;
     Some(format!("{CLOCK_PREFIX}{}", base64url::encode(json.as_bytes())))

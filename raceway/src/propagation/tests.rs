@@ -381,3 +381,27 @@ fn a_request_from_a_task_of_this_process_continues_from_that_task() {
     assert_eq!(clock.get_task(caller), 4, "the caller's task is a task here too");
     assert_eq!(clock.get(&Component::Remote(p.thread_id(caller).into())), 0, "not a second, remote component");
 }
+
+#[test]
+fn a_hosted_services_task_names_read_back_as_its_tasks_only_with_its_component_counted() {
+    // A gateway and an inventory hosted in this process (`RacewayLayer::service_name`): a clock
+    // the gateway sent names the gateway's component and tasks; read by inventory (or by the
+    // gateway in a response), they are the same tasks, in the gateway's service.
+    use crate::event::service::{self, ServiceId};
+    let p = process::current();
+    let gateway = service::register(Some("prop-test-gateway"), None);
+    let task = crate::event::id::TaskId::next_in(gateway);
+    let name = p.thread_id(task);
+    assert!(name.starts_with("prop-test-gateway-"), "{name}");
+    let own = p.clock_component_of(gateway).to_string();
+    let got = p.read_clock(vec![(own.clone(), 1), (name.clone(), 3)]);
+    assert_eq!(got[1], (Component::Task(task), 3));
+    assert_eq!(task.service(), gateway);
+    // Without the gateway's component counted (another process's gateway, same pid): remote.
+    let got = p.read_clock(vec![(own, 0), (name.clone(), 3)]);
+    assert_eq!(got[1], (Component::Remote(name.as_str().into()), 3));
+    // Nor is it read as a task of the process's own service.
+    let got = p.read_clock(sent_by_this_process(&[(&name, 3)]));
+    assert_eq!(got[1], (Component::Remote(name.as_str().into()), 3));
+    assert_ne!(gateway, ServiceId::PROCESS);
+}

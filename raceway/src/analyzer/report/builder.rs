@@ -86,6 +86,7 @@ impl Builder {
             .map(|e| LockStep {
                 task: e.task,
                 thread_id: e.task.thread_id(),
+                service: e.task.service_name(),
                 trace_id: e.trace_id,
                 held: locks.name(e.from).to_owned(),
                 held_at: e.from_at,
@@ -124,6 +125,7 @@ fn side(a: &shadow::Access, locks: &Locks) -> RaceAccess {
         location: a.location,
         task: a.task,
         thread_id: a.task.thread_id(),
+        service: a.task.service_name(),
         access_type: a.access,
         old_value: a.old_value.clone(),
         new_value: a.new_value.clone(),

@@ -22,6 +22,7 @@ impl Report {
             json!({
                 "location": loc(&a.location),
                 "thread_id": a.thread_id,
+                "service": a.service,
                 "access_type": a.access_type.as_str(),
                 "old_value": a.old_value,
                 "new_value": a.new_value,
@@ -33,6 +34,7 @@ impl Report {
         let step = |s: &LockStep| {
             json!({
                 "thread_id": s.thread_id,
+                "service": s.service,
                 "trace_id": s.trace_id.to_string(),
                 "held": s.held,
                 "held_at": loc(&s.held_at),

@@ -72,6 +72,9 @@ pub struct RaceAccess {
     pub task: TaskId,
     /// That task's `thread_id`, as the server would show it.
     pub thread_id: String,
+    /// The service the task belongs to (`metadata.service_name`): the process's, or the
+    /// `RacewayLayer::service_name` of the request it serves or descends from.
+    pub service: String,
     /// Read, write, atomic...
     pub access_type: AccessType,
     /// Value before (null for reads).
@@ -113,6 +116,8 @@ pub struct LockStep {
     pub task: TaskId,
     /// Its `thread_id`.
     pub thread_id: String,
+    /// Its service (`metadata.service_name`).
+    pub service: String,
     /// Its trace.
     pub trace_id: Uuid,
     /// The lock it already held.

@@ -42,7 +42,7 @@ fn describe(f: &mut fmt::Formatter<'_>, label: &str, a: &RaceAccess, with_trace:
     };
     let locks = if a.locks.is_empty() { "no lock held".to_owned() } else { format!("holding {}", a.locks.join(", ")) };
     writeln!(f, "  {label:<8}{} at {}", a.access_type.as_str(), a.location)?;
-    write!(f, "          task {}, {locks}, {value}", a.thread_id)?;
+    write!(f, "          task {} of {}, {locks}, {value}", a.thread_id, a.service)?;
     if with_trace {
         write!(f, ", trace {}", a.trace_id)?;
     }
@@ -105,8 +105,8 @@ impl fmt::Display for Report {
                 let label = LABELS.get(n).copied().unwrap_or("next:");
                 write!(
                     f,
-                    "  {label:<8}task {} took `{}` at {held_at}, then `{}` at {acquired_at}",
-                    s.thread_id, s.held, s.acquired
+                    "  {label:<8}task {} of {} took `{}` at {held_at}, then `{}` at {acquired_at}",
+                    s.thread_id, s.service, s.held, s.acquired
                 )?;
                 if !same_trace {
                     write!(f, ", trace {}", s.trace_id)?;

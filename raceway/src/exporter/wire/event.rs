@@ -21,16 +21,18 @@ pub(crate) fn write_event(out: &mut Vec<u8>, e: &Event, p: &Metadata, omit_value
     super::rfc3339::write_rfc3339(out, e.timestamp_ns);
     push(out, "\",\"kind\":");
     write_kind(out, e, p, omit_values);
+    // The task's service's metadata (the process's, unless a layer named one): one index.
+    let service = p.of(e.task);
     push(out, ",\"metadata\":{\"thread_id\":");
-    p.thread_id(out, e.task);
+    service.thread_id(out, e.task);
     out.push(b',');
-    out.extend_from_slice(&p.fixed);
+    out.extend_from_slice(&service.fixed);
     push(out, ",\"duration_ns\":");
     match e.duration_ns {
         Some(d) => write_u64(out, d),
         None => push(out, "null"),
     }
-    out.extend_from_slice(&p.instance);
+    out.extend_from_slice(&service.instance);
     {
         if let Some(s) = e.span_id {
             push(out, ",\"distributed_span_id\":\"");
