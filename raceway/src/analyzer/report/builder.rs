@@ -1,7 +1,8 @@
 //! Accumulating findings while the analyzer runs: races grouped by the pair of code locations,
 //! deadlocks by their acquisition sites, both capped.
 
-use super::{Deadlock, LockStep, Race, RaceAccess, Report, Severity};
+use super::{AtomicityViolation, Deadlock, LockStep, Race, RaceAccess, Report, Severity};
+use crate::analyzer::atomicity::Found;
 use crate::analyzer::lockset::Locks;
 use crate::analyzer::order::Cycle;
 use crate::analyzer::shadow;
@@ -30,6 +31,8 @@ pub(crate) struct Builder {
     race_index: HashMap<(SideKey, SideKey), usize>,
     deadlocks: Vec<Deadlock>,
     deadlock_index: HashMap<Vec<LocKey>, usize>,
+    atomicity: Vec<AtomicityViolation>,
+    atomicity_index: HashMap<(LocKey, LocKey), usize>,
     unlisted: u64,
 }
 
@@ -64,6 +67,28 @@ impl Builder {
             severity,
             first: side(first, locks),
             second: side(second, locks),
+            count: 1,
+        });
+    }
+
+    /// Records a stale read-modify-write on `variable`, grouped by its read and write sites.
+    pub(crate) fn atomicity(&mut self, variable: &str, found: &Found<'_>, locks: &Locks) {
+        let k = (key(&found.read.location), key(&found.write.location));
+        if let Some(&i) = self.atomicity_index.get(&k) {
+            self.atomicity[i].count += 1;
+            return;
+        }
+        if self.atomicity.len() >= MAX_GROUPS {
+            self.unlisted += 1;
+            return;
+        }
+        self.atomicity_index.insert(k, self.atomicity.len());
+        self.atomicity.push(AtomicityViolation {
+            variable: variable.to_owned(),
+            severity: Severity::Critical,
+            read: side(found.read, locks),
+            write: side(found.write, locks),
+            other: side(found.other, locks),
             count: 1,
         });
     }
@@ -104,6 +129,7 @@ impl Builder {
         Report {
             races,
             deadlocks: self.deadlocks.clone(),
+            atomicity: self.atomicity.clone(),
             events,
             accesses,
             variables,
@@ -115,7 +141,7 @@ impl Builder {
     /// Distinct groups kept (for footprint checks).
     #[cfg(test)]
     pub(crate) fn groups(&self) -> usize {
-        self.races.len() + self.deadlocks.len()
+        self.races.len() + self.deadlocks.len() + self.atomicity.len()
     }
 }
 

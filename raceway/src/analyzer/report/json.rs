@@ -57,6 +57,16 @@ impl Report {
                 "second": access(&r.second),
                 "note": r.unordered_hint(),
             })).collect::<Vec<_>>(),
+            "atomicity": self.atomicity.iter().map(|v| json!({
+                "kind": "stale_read_modify_write",
+                "variable": v.variable,
+                "severity": v.severity.as_str(),
+                "count": v.count,
+                "read": access(&v.read),
+                "write": access(&v.write),
+                "other": access(&v.other),
+                "why": v.why(),
+            })).collect::<Vec<_>>(),
             "deadlocks": self.deadlocks.iter().map(|d| json!({
                 "locks": d.locks,
                 "count": d.count,

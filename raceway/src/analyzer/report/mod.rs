@@ -153,6 +153,52 @@ pub struct Deadlock {
     pub count: u64,
 }
 
+/// A stale read-modify-write: a task read `variable` at `read`, left the critical section (or
+/// held none), and wrote it at `write` in a later one, while `other`, a write of another task, is
+/// ordered neither before the read nor after the write: it can fall between them, and then the
+/// value written was computed from a stale read. No lock fixes this; holding one lock from the
+/// read to the write (or [`crate::Tracked::update`]) does.
+///
+/// Severity: always [`Severity::Critical`], because when it happens an update is lost (two
+/// tasks book the last seat), the harm of a write/write race. The analyzer cannot see whether the
+/// value read flows into the value written: a task that reads a variable for logging and later
+/// overwrites it blindly in another critical section is reported too (see the README).
+///
+/// ```
+/// use raceway::{track_lock_acquire as acq, track_lock_release as rel, LockKind::Mutex};
+/// let book = || {
+///     acq("m", Mutex); raceway::track_read("seats", &1); rel("m", Mutex);
+///     acq("m", Mutex); raceway::track_write("seats", &1, &0); rel("m", Mutex);
+/// };
+/// let captured = raceway::testing::capture(|| {
+///     let h = raceway::thread::spawn(book);
+///     book();
+///     h.join().unwrap();
+/// });
+/// let report = &captured.report;
+/// assert!(report.races.is_empty(), "every access holds `m`");
+/// let v = &report.atomicity[0];
+/// assert_eq!(v.variable, "seats");
+/// assert_eq!(v.read.locks, ["m"]);
+/// assert_ne!(v.other.task, v.write.task);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AtomicityViolation {
+    /// The variable of the first occurrence.
+    pub variable: String,
+    /// Always critical (see the type's documentation).
+    pub severity: Severity,
+    /// The read the write may have been computed from.
+    pub read: RaceAccess,
+    /// The same task's later write, in another critical section.
+    pub write: RaceAccess,
+    /// Another task's write that can fall between the two.
+    pub other: RaceAccess,
+    /// How many such (read, write, other write) triples were found at this read and write site.
+    pub count: u64,
+}
+
 /// What the embedded analyzer found. Printed at shutdown, returned by [`crate::report`] and by
 /// test captures.
 ///
@@ -175,6 +221,8 @@ pub struct Report {
     pub races: Vec<Race>,
     /// Lock-order inversions.
     pub deadlocks: Vec<Deadlock>,
+    /// Stale read-modify-writes across critical sections (atomicity violations).
+    pub atomicity: Vec<AtomicityViolation>,
     /// Events analysed.
     pub events: u64,
     /// Shared-variable accesses analysed.
@@ -208,9 +256,19 @@ impl Race {
 }
 
 impl Report {
-    /// True when no race and no lock-order inversion was found.
+    /// True when no race, no lock-order inversion and no atomicity violation was found.
     pub fn is_clean(&self) -> bool {
-        self.races.is_empty() && self.deadlocks.is_empty() && self.unlisted == 0
+        self.races.is_empty() && self.deadlocks.is_empty() && self.atomicity.is_empty() && self.unlisted == 0
+    }
+
+    /// The atomicity violations (stale read-modify-writes) on `variable`.
+    ///
+    /// ```
+    /// let report = raceway::Report::default();
+    /// assert_eq!(report.atomicity_on("seats").count(), 0);
+    /// ```
+    pub fn atomicity_on<'a>(&'a self, variable: &'a str) -> impl Iterator<Item = &'a AtomicityViolation> + 'a {
+        self.atomicity.iter().filter(move |v| v.variable == variable)
     }
 
     /// The races involving `variable`.
@@ -245,7 +303,7 @@ impl Report {
             String::new()
         };
         if self.is_clean() {
-            return format!("no races or lock-order inversions found in {scope}{forgotten}");
+            return format!("no races, lock-order inversions or atomicity violations found in {scope}{forgotten}");
         }
         let critical = self.races.iter().filter(|r| r.severity == Severity::Critical).count();
         let warning = self.races.len() - critical;
@@ -254,8 +312,16 @@ impl Report {
         } else {
             format!("{} race{} ({critical} critical, {warning} warning)", self.races.len(), plural(self.races.len()))
         };
-        let mut s =
-            format!("{races}, {} potential deadlock{} in {scope}", self.deadlocks.len(), plural(self.deadlocks.len()),);
+        let atomicity = if self.atomicity.is_empty() {
+            String::new()
+        } else {
+            format!(", {} stale read-modify-write{}", self.atomicity.len(), plural(self.atomicity.len()))
+        };
+        let mut s = format!(
+            "{races}, {} potential deadlock{}{atomicity} in {scope}",
+            self.deadlocks.len(),
+            plural(self.deadlocks.len()),
+        );
         if self.unlisted > 0 {
             s.push_str(&format!("; {} more racing pairs not listed", self.unlisted));
         }
