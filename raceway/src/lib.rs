@@ -65,7 +65,9 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use analyzer::{analyze, report, Analyzer, AtomicityViolation, Deadlock, LockStep, Race, RaceAccess, Report, Severity};
+pub use analyzer::{
+    analyze, report, Analyzer, AtomicityViolation, Deadlock, LockStep, Race, RaceAccess, Report, Severity,
+};
 pub use config::Config;
 pub use context::{Context, EnterGuard, Instrumented};
 pub use error::Error;

@@ -120,10 +120,8 @@ impl Var {
         if own_rmw || locks.in_section(e.task, p.section) || !(protected(&p.read) || protected(e)) {
             return;
         }
-        let other = p
-            .conflict
-            .as_ref()
-            .or_else(|| p.after_read.iter().find(|w| !happened_before(w.task, w.count, clock)));
+        let other =
+            p.conflict.as_ref().or_else(|| p.after_read.iter().find(|w| !happened_before(w.task, w.count, clock)));
         if let Some(other) = other {
             found(Found { read: &p.read, write: e, other });
         }

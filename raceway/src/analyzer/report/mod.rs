@@ -303,7 +303,7 @@ impl Report {
             String::new()
         };
         if self.is_clean() {
-            return format!("no races, lock-order inversions or atomicity violations found in {scope}{forgotten}");
+            return format!("no races or lock-order inversions found in {scope}{forgotten}");
         }
         let critical = self.races.iter().filter(|r| r.severity == Severity::Critical).count();
         let warning = self.races.len() - critical;
