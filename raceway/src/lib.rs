@@ -66,7 +66,8 @@ pub mod testing;
 mod tests;
 
 pub use analyzer::{
-    analyze, report, Analyzer, AtomicityViolation, Deadlock, LockStep, Race, RaceAccess, Report, Severity,
+    analyze, report, Analyzer, AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report,
+    Severity,
 };
 pub use config::Config;
 pub use context::{Context, EnterGuard, Instrumented};

@@ -27,7 +27,7 @@ mod report;
 pub(crate) mod shadow;
 mod sink;
 
-pub use report::{AtomicityViolation, Deadlock, LockStep, Race, RaceAccess, Report, Severity};
+pub use report::{AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report, Severity};
 pub(crate) use sink::AnalyzerSink;
 
 use crate::event::{Event, EventKind};
@@ -144,6 +144,19 @@ impl Analyzer {
                 self.locks.release(event.task, lock, *lock_type);
             }
             EventKind::AsyncAwait { child, .. } => self.locks.task_ended(*child),
+            EventKind::LockHeldAcrossAwait { lock_id, lock_type, acquired_at, function_name, location } => {
+                self.findings.held_across_await(HeldAcrossAwait {
+                    lock: lock_id.as_str().to_owned(),
+                    lock_type: *lock_type,
+                    acquired_at: *acquired_at,
+                    function: function_name.as_str().to_owned(),
+                    function_at: *location,
+                    task: event.task,
+                    thread_id: event.task.thread_id(),
+                    trace_id: event.trace_id,
+                    count: 1,
+                });
+            }
             _ => {}
         }
     }

@@ -1,7 +1,7 @@
 //! Accumulating findings while the analyzer runs: races grouped by the pair of code locations,
 //! deadlocks by their acquisition sites, both capped.
 
-use super::{AtomicityViolation, Deadlock, LockStep, Race, RaceAccess, Report, Severity};
+use super::{AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report, Severity};
 use crate::analyzer::atomicity::Found;
 use crate::analyzer::lockset::Locks;
 use crate::analyzer::order::Cycle;
@@ -33,6 +33,8 @@ pub(crate) struct Builder {
     deadlock_index: HashMap<Vec<LocKey>, usize>,
     atomicity: Vec<AtomicityViolation>,
     atomicity_index: HashMap<(LocKey, LocKey), usize>,
+    held: Vec<HeldAcrossAwait>,
+    held_index: HashMap<(LocKey, LocKey), usize>,
     unlisted: u64,
 }
 
@@ -93,6 +95,21 @@ impl Builder {
         });
     }
 
+    /// Records a blocking guard held across an await, grouped by acquire site and function.
+    pub(crate) fn held_across_await(&mut self, found: HeldAcrossAwait) {
+        let k = (key(&found.acquired_at), key(&found.function_at));
+        if let Some(&i) = self.held_index.get(&k) {
+            self.held[i].count += 1;
+            return;
+        }
+        if self.held.len() >= MAX_GROUPS {
+            self.unlisted += 1;
+            return;
+        }
+        self.held_index.insert(k, self.held.len());
+        self.held.push(found);
+    }
+
     /// Records a lock-order cycle.
     pub(crate) fn deadlock(&mut self, cycle: &Cycle, locks: &Locks) {
         // The same sites found from any of the cycle's edges are the same deadlock.
@@ -130,6 +147,7 @@ impl Builder {
             races,
             deadlocks: self.deadlocks.clone(),
             atomicity: self.atomicity.clone(),
+            held_across_await: self.held.clone(),
             events,
             accesses,
             variables,
@@ -141,7 +159,7 @@ impl Builder {
     /// Distinct groups kept (for footprint checks).
     #[cfg(test)]
     pub(crate) fn groups(&self) -> usize {
-        self.races.len() + self.deadlocks.len() + self.atomicity.len()
+        self.races.len() + self.deadlocks.len() + self.atomicity.len() + self.held.len()
     }
 }
 

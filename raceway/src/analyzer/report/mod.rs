@@ -16,7 +16,7 @@ pub(crate) use builder::Builder;
 use crate::event::id::{TaskId, Uuid};
 use crate::event::location::Location;
 use crate::event::value::Value;
-use crate::event::AccessType;
+use crate::event::{AccessType, LockKind};
 use text::plural;
 
 /// How serious a race is (the server's scale).
@@ -199,6 +199,52 @@ pub struct AtomicityViolation {
     pub count: u64,
 }
 
+/// A blocking lock guard (`std`, `parking_lot`, [`crate::TrackedMutex`]) held across an
+/// `.await`: the `#[traced]` function `function` returned `Pending` while its task held the guard
+/// taken at `acquired_at`. The worker thread is then blocked for every other task that waits on
+/// the lock, and a single-threaded runtime can deadlock. A warning: the program may still work,
+/// slowly. `tokio` guards are never reported (they are made to be held across awaits).
+///
+/// The await is named by the `#[traced]` function whose body awaited (the innermost one that
+/// took or held the guard since its poll began); the exact `.await` expression is not seen.
+///
+/// ```
+/// #[raceway::traced]
+/// async fn refresh(cache: &std::sync::Mutex<u32>) {
+///     let mut g = raceway::lock!(cache, "cache");
+///     tokio::task::yield_now().await; // the guard is still held here
+///     *g += 1;
+/// }
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let cache = std::sync::Mutex::new(0);
+/// let captured = rt.block_on(raceway::testing::capture_async(refresh(&cache)));
+/// let h = &captured.report.held_across_await[0];
+/// assert_eq!(h.function, "refresh");
+/// assert!(h.lock.starts_with("cache@"));
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct HeldAcrossAwait {
+    /// The lock's id.
+    pub lock: String,
+    /// Mutex or a side of an RwLock.
+    pub lock_type: LockKind,
+    /// Where the guard was taken.
+    pub acquired_at: Location,
+    /// The `#[traced]` function that awaited with the guard held.
+    pub function: String,
+    /// Where that function is.
+    pub function_at: Location,
+    /// The task.
+    pub task: TaskId,
+    /// Its `thread_id`.
+    pub thread_id: String,
+    /// Its trace.
+    pub trace_id: Uuid,
+    /// How many times a guard taken here was held across an await in this function.
+    pub count: u64,
+}
+
 /// What the embedded analyzer found. Printed at shutdown, returned by [`crate::report`] and by
 /// test captures.
 ///
@@ -223,6 +269,8 @@ pub struct Report {
     pub deadlocks: Vec<Deadlock>,
     /// Stale read-modify-writes across critical sections (atomicity violations).
     pub atomicity: Vec<AtomicityViolation>,
+    /// Blocking lock guards held across an `.await` (warnings).
+    pub held_across_await: Vec<HeldAcrossAwait>,
     /// Events analysed.
     pub events: u64,
     /// Shared-variable accesses analysed.
@@ -256,9 +304,14 @@ impl Race {
 }
 
 impl Report {
-    /// True when no race, no lock-order inversion and no atomicity violation was found.
+    /// True when no race, lock-order inversion, atomicity violation or lock held across an
+    /// `.await` was found.
     pub fn is_clean(&self) -> bool {
-        self.races.is_empty() && self.deadlocks.is_empty() && self.atomicity.is_empty() && self.unlisted == 0
+        self.races.is_empty()
+            && self.deadlocks.is_empty()
+            && self.atomicity.is_empty()
+            && self.held_across_await.is_empty()
+            && self.unlisted == 0
     }
 
     /// The atomicity violations (stale read-modify-writes) on `variable`.
@@ -317,8 +370,14 @@ impl Report {
         } else {
             format!(", {} stale read-modify-write{}", self.atomicity.len(), plural(self.atomicity.len()))
         };
+        let held = if self.held_across_await.is_empty() {
+            String::new()
+        } else {
+            let n = self.held_across_await.len();
+            format!(", {n} lock{} held across .await", plural(n))
+        };
         let mut s = format!(
-            "{races}, {} potential deadlock{}{atomicity} in {scope}",
+            "{races}, {} potential deadlock{}{atomicity}{held} in {scope}",
             self.deadlocks.len(),
             plural(self.deadlocks.len()),
         );

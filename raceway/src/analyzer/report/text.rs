@@ -137,10 +137,26 @@ impl fmt::Display for Report {
             }
             writeln!(f, "  why:    {}", v.why())?;
         }
+        for (i, h) in self.held_across_await.iter().enumerate() {
+            writeln!(f)?;
+            let times = if h.count == 1 { "once".to_owned() } else { format!("{} times", h.count) };
+            writeln!(f, "lock across await #{}: WARNING `{}` held across an .await (seen {times})", i + 1, h.lock)?;
+            writeln!(f, "  acquired: {} at {}, task {}", h.lock_type.as_str(), h.acquired_at, h.thread_id)?;
+            writeln!(
+                f,
+                "  awaited:  in `{}` ({}), which returned Pending with the guard held",
+                h.function, h.function_at
+            )?;
+            writeln!(f, "  trace:    {}", h.trace_id)?;
+            writeln!(f, "  why:      {HELD_WHY}")?;
+        }
         writeln!(f)?;
         writeln!(f, "[raceway] {}", self.summary())
     }
 }
+
+/// The explanation of a lock held across an await (text and JSON).
+pub(super) const HELD_WHY: &str = "a blocking guard held over .await blocks the worker thread for every task waiting on the lock (and can deadlock a single-threaded runtime); drop it before the await, or use tokio::sync::Mutex";
 
 impl AtomicityViolation {
     /// The one-line explanation printed under the finding (and in the JSON report).

@@ -50,17 +50,44 @@ fn held(id: LockId<'_>, kind: LockKind, location: Location) -> Held {
 pub struct LockGuard<G> {
     // Field order is drop order: the release is recorded before the real guard unlocks.
     _held: Held,
+    /// For a blocking guard, its entry in this thread's list of held blocking guards.
+    _blocking: Blocking,
     guard: G,
 }
 
+#[cfg(feature = "enabled")]
+type Blocking = Option<super::blocking::Mark>;
+#[cfg(not(feature = "enabled"))]
+type Blocking = ();
+
 impl<G> LockGuard<G> {
+    /// The guard of a blocking lock (`std`, `parking_lot`): listed as held on this thread, so
+    /// that a `#[traced]` future returning `Pending` while holding it is reported.
     #[cfg_attr(not(feature = "enabled"), allow(unused_variables))]
     pub(super) fn new(guard: G, id: LockId<'_>, kind: Kind, location: Location) -> Self {
+        #[cfg(feature = "enabled")]
+        {
+            let held = held(id, kind.0, location);
+            let blocking = held.as_ref().and_then(|h| super::blocking::hold(h.lock_id().clone(), kind.0, location));
+            LockGuard { _held: held, _blocking: blocking, guard }
+        }
+        #[cfg(not(feature = "enabled"))]
+        LockGuard { _held: (), _blocking: (), guard }
+    }
+
+    /// The guard of an async lock (`tokio`), made to be held across `.await`.
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(not(feature = "enabled"), allow(unused_variables))]
+    pub(super) fn awaitable(guard: G, id: LockId<'_>, kind: Kind, location: Location) -> Self {
         #[cfg(feature = "enabled")]
         let held = held(id, kind.0, location);
         #[cfg(not(feature = "enabled"))]
         let held = ();
-        LockGuard { _held: held, guard }
+        #[cfg(feature = "enabled")]
+        let blocking = None;
+        #[cfg(not(feature = "enabled"))]
+        let blocking = ();
+        LockGuard { _held: held, _blocking: blocking, guard }
     }
 
     /// The wrapped guard of the underlying lock (e.g. to pass it to a `Condvar`).
