@@ -19,8 +19,10 @@
 //!   another task that did not happen before A;
 //! - between A and B: each write marks the *pending* reads of other tasks; at B the mark counts
 //!   unless W happened after A and before B;
-//! - after B: the finished pair is kept (one per task), and a later write of another task counts
-//!   unless B happened before it.
+//! - after B: the finished pair is kept (one per task) until it is found, and a later write of
+//!   another task counts unless B happened before it.
+//!
+//! Each (read, write) pair is reported at most once, with the first conflicting write found.
 //!
 //! Not reported: A and B in one critical section (a lock acquisition held from A to B, which is
 //! what `Tracked::update` does); no other task writes; the other write ordered; and a pair where
@@ -106,11 +108,15 @@ impl Var {
                 p.after_read.push(e.clone());
             }
         }
-        for q in self.pairs.iter().filter(|q| q.write.task != e.task) {
-            if !happened_before(q.write.task, q.write.count, clock) {
+        // A pair is reported once, by the first write found to conflict with it, and then
+        // forgotten: later conflicting writes would only repeat it (and cost a report lookup each).
+        self.pairs.retain(|q| {
+            let stale = q.write.task != e.task && !happened_before(q.write.task, q.write.count, clock);
+            if stale {
                 found(Found { read: &q.read, write: &q.write, other: e });
             }
-        }
+            !stale
+        });
         // `e` as the task's own write: does it finish a read-modify-write?
         let Some(i) = self.pending.iter().position(|p| p.read.task == e.task) else { return };
         let p = self.pending.remove(i);
@@ -122,10 +128,12 @@ impl Var {
         }
         let other =
             p.conflict.as_ref().or_else(|| p.after_read.iter().find(|w| !happened_before(w.task, w.count, clock)));
-        if let Some(other) = other {
-            found(Found { read: &p.read, write: e, other });
-        }
         self.pairs.retain(|q| q.write.task != e.task);
+        if let Some(other) = other {
+            // Reported now: no need to keep the pair for later writes.
+            found(Found { read: &p.read, write: e, other });
+            return;
+        }
         if self.pairs.len() >= MAX_TASKS {
             self.pairs.remove(0);
         }

@@ -195,7 +195,8 @@ pub struct AtomicityViolation {
     pub write: RaceAccess,
     /// Another task's write that can fall between the two.
     pub other: RaceAccess,
-    /// How many such (read, write, other write) triples were found at this read and write site.
+    /// How many of one task's (read, write) pairs at these two sites were found stale (each pair
+    /// is counted once, however many writes conflict with it).
     pub count: u64,
 }
 
