@@ -20,7 +20,7 @@
 //! release→acquire edges, an unprotected access that merely ran after another task's critical
 //! section would look ordered, and whether a test saw a race would depend on the schedule.
 
-mod atomicity;
+pub(crate) mod atomicity;
 mod lockset;
 mod order;
 mod report;
