@@ -142,13 +142,23 @@ impl Var {
 
     fn read<'w>(&mut self, e: &Access, clock: &Clock, locks: &Locks, writes: impl Iterator<Item = &'w Access>) {
         let mut writes = writes;
-        let conflict = writes.find(|w| w.task != e.task && !happened_before(w.task, w.count, clock)).cloned();
-        let pending =
-            Pending { read: e.clone(), section: locks.outer_section(e.task), conflict, after_read: Vec::new() };
+        let conflict = writes.find(|w| w.task != e.task && !happened_before(w.task, w.count, clock));
+        // No lock held (the lock set says so without a lookup): in no critical section.
+        let section = if e.lockset == EMPTY { 0 } else { locks.outer_section(e.task) };
         match self.pending.iter_mut().find(|p| p.read.task == e.task) {
-            // The latest read is the one a later write can be computed from.
-            Some(p) => *p = pending,
+            // The latest read is the one a later write can be computed from. Updated in place:
+            // this runs for every read, and most reads replace their task's previous one.
+            Some(p) => {
+                p.read.clone_from(e);
+                p.section = section;
+                match (conflict, &mut p.conflict) {
+                    (Some(w), Some(c)) => c.clone_from(w),
+                    (w, c) => *c = w.cloned(),
+                }
+                p.after_read.clear();
+            }
             None => {
+                let pending = Pending { read: e.clone(), section, conflict: conflict.cloned(), after_read: Vec::new() };
                 if self.pending.len() >= MAX_TASKS {
                     self.pending.remove(0);
                 }
