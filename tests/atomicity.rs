@@ -298,3 +298,32 @@ fn book_blocking(s: &Seats) {
         s.free.set(free - 1);
     }
 }
+
+#[test]
+fn a_second_booking_that_waits_for_the_first_through_a_tracked_channel_is_not_reported() {
+    // The same two threads as above, but the handoff is `raceway::sync`'s channel: the program
+    // orders the second booking after the first, so no schedule puts one inside the other.
+    for _ in 0..RUNS {
+        let c = raceway::testing::capture(|| {
+            let seats = Seats::new(2);
+            let (tx, rx) = raceway::sync::std_mpsc::channel::<()>();
+            let first = {
+                let s = seats.clone();
+                raceway::thread::spawn(move || {
+                    book_blocking(&s);
+                    tx.send(()).unwrap();
+                })
+            };
+            let second = {
+                let s = seats.clone();
+                raceway::thread::spawn(move || {
+                    rx.recv().unwrap();
+                    book_blocking(&s);
+                })
+            };
+            first.join().unwrap();
+            second.join().unwrap();
+        });
+        assert!(c.report.is_clean(), "{}", c.report);
+    }
+}
