@@ -65,7 +65,10 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use analyzer::{analyze, report, Analyzer, Deadlock, LockStep, Race, RaceAccess, Report, Severity};
+pub use analyzer::{
+    analyze, report, Analyzer, AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report,
+    Severity,
+};
 pub use config::Config;
 pub use context::{Context, EnterGuard, Instrumented};
 pub use error::Error;

@@ -231,6 +231,84 @@ macro_rules! assert_no_deadlocks {
     };
 }
 
+#[doc(hidden)]
+#[track_caller]
+pub fn __assert_no_atomicity_violations(captured: &dyn HasReport) {
+    let report = captured.race_report();
+    if !report.atomicity.is_empty() {
+        panic!("expected no atomicity violations, found:\n{report}");
+    }
+}
+
+#[doc(hidden)]
+#[track_caller]
+pub fn __assert_atomicity_violation(captured: &dyn HasReport, variable: Option<&str>) {
+    let report = captured.race_report();
+    let found = match variable {
+        Some(v) => report.atomicity_on(v).next().is_some(),
+        None => !report.atomicity.is_empty(),
+    };
+    if !found {
+        let on = variable.map_or(String::new(), |v| format!(" on `{v}`"));
+        panic!("expected a stale read-modify-write{on}, found:\n{report}");
+    }
+}
+
+/// Fails the test, printing the report, when a capture (or a [`Report`]) has an atomicity
+/// violation (a stale read-modify-write across critical sections).
+///
+/// ```
+/// use raceway::{track_lock_acquire as acq, track_lock_release as rel, LockKind::Mutex};
+/// // Check and act in one critical section: nothing can come between them.
+/// let book = || {
+///     acq("m", Mutex);
+///     raceway::track_read("seats", &1);
+///     raceway::track_write("seats", &1, &0);
+///     rel("m", Mutex);
+/// };
+/// let captured = raceway::testing::capture(|| {
+///     let h = raceway::thread::spawn(book);
+///     book();
+///     h.join().unwrap();
+/// });
+/// raceway::assert_no_atomicity_violations!(captured);
+/// ```
+#[macro_export]
+macro_rules! assert_no_atomicity_violations {
+    ($captured:expr $(,)?) => {
+        $crate::testing::__assert_no_atomicity_violations(&$captured)
+    };
+}
+
+/// Fails the test, printing the report, unless a capture (or a [`Report`]) has a stale
+/// read-modify-write, optionally `on` a given variable.
+///
+/// ```
+/// use raceway::{track_lock_acquire as acq, track_lock_release as rel, LockKind::Mutex};
+/// // The check and the act are two critical sections: another booking can come between.
+/// let book = || {
+///     acq("m", Mutex); raceway::track_read("seats", &1); rel("m", Mutex);
+///     acq("m", Mutex); raceway::track_write("seats", &1, &0); rel("m", Mutex);
+/// };
+/// let captured = raceway::testing::capture(|| {
+///     let h = raceway::thread::spawn(book);
+///     book();
+///     h.join().unwrap();
+/// });
+/// raceway::assert_no_races!(captured); // every access holds `m`
+/// raceway::assert_atomicity_violation!(captured);
+/// raceway::assert_atomicity_violation!(captured, on = "seats");
+/// ```
+#[macro_export]
+macro_rules! assert_atomicity_violation {
+    ($captured:expr $(,)?) => {
+        $crate::testing::__assert_atomicity_violation(&$captured, ::core::option::Option::None)
+    };
+    ($captured:expr, on = $variable:expr $(,)?) => {
+        $crate::testing::__assert_atomicity_violation(&$captured, ::core::option::Option::Some($variable))
+    };
+}
+
 struct Listening;
 
 impl Listening {

@@ -39,6 +39,9 @@ pub(crate) struct Held {
     pub clock: Clock,
     /// Re-entrant acquisitions of the same lock by the same task.
     pub depth: u32,
+    /// Which critical section this is: a number no other acquisition shares (see
+    /// `atomicity.rs`, which asks whether a read and a later write are in one section).
+    pub section: u64,
 }
 
 #[derive(Debug, Default)]
@@ -55,6 +58,8 @@ pub(crate) struct Locks {
     sets: Vec<Box<[Hold]>>,
     set_ids: HashMap<Box<[Hold]>, LocksetId>,
     tasks: HashMap<TaskId, TaskLocks>,
+    /// The last critical-section number given out (0 means "no section").
+    sections: u64,
 }
 
 impl Default for Locks {
@@ -66,6 +71,7 @@ impl Default for Locks {
             sets: vec![empty.clone()],
             set_ids: HashMap::from([(empty, EMPTY)]),
             tasks: HashMap::new(),
+            sections: 0,
         }
     }
 }
@@ -102,6 +108,21 @@ impl Locks {
         self.tasks.get(&task).map_or(&[], |t| &t.held)
     }
 
+    /// The critical section `task` entered first among those it is still in (0 when it holds no
+    /// lock): a later access in the same section still holds this very acquisition.
+    #[inline]
+    pub(crate) fn outer_section(&self, task: TaskId) -> u64 {
+        if self.tasks.is_empty() {
+            return 0;
+        }
+        self.tasks.get(&task).and_then(|t| t.held.first()).map_or(0, |h| h.section)
+    }
+
+    /// Whether `task` is still inside critical section `section`.
+    pub(crate) fn in_section(&self, task: TaskId, section: u64) -> bool {
+        section != 0 && self.held(task).iter().any(|h| h.section == section)
+    }
+
     /// Records that `task` took `lock`. Returns false for a re-entrant acquisition (the task
     /// already held it), which adds no lock-order edge.
     pub(crate) fn acquire(
@@ -112,12 +133,15 @@ impl Locks {
         location: Location,
         clock: &Clock,
     ) -> bool {
+        // Numbered before the lookup (a re-entrant acquisition wastes one number: harmless).
+        self.sections += 1;
+        let section = self.sections;
         let t = self.tasks.entry(task).or_default();
         if let Some(h) = t.held.iter_mut().find(|h| h.lock == lock && h.kind == kind) {
             h.depth += 1;
             return false;
         }
-        t.held.push(Held { lock, kind, location, clock: clock.clone(), depth: 1 });
+        t.held.push(Held { lock, kind, location, clock: clock.clone(), depth: 1, section });
         self.refresh(task);
         true
     }

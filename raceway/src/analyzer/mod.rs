@@ -4,7 +4,10 @@
 //! - per variable, the accesses not yet overtaken by a later one (see `shadow.rs`, a FastTrack
 //!   variant whose epochs carry a lock set);
 //! - per task *holding locks*, the locks it holds (see `lockset.rs`);
-//! - per pair of locks taken nested, the code sites of each order (see `order.rs`).
+//! - per pair of locks taken nested, the code sites of each order (see `order.rs`);
+//! - per variable, each task's last read not yet followed by its write, and its last
+//!   read-then-write pair, to find stale read-modify-writes across critical sections (see
+//!   `atomicity.rs`).
 //!
 //! Two accesses race when the server would say so (contract §3) — same variable, at least one
 //! write, different tasks, no happens-before, no common lock — with happens-before taken from the
@@ -17,13 +20,14 @@
 //! release→acquire edges, an unprotected access that merely ran after another task's critical
 //! section would look ordered, and whether a test saw a race would depend on the schedule.
 
+pub(crate) mod atomicity;
 mod lockset;
 mod order;
 mod report;
 pub(crate) mod shadow;
 mod sink;
 
-pub use report::{Deadlock, LockStep, Race, RaceAccess, Report, Severity};
+pub use report::{AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report, Severity};
 pub(crate) use sink::AnalyzerSink;
 
 use crate::event::{Event, EventKind};
@@ -51,12 +55,19 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Default)]
 pub struct Analyzer {
     locks: lockset::Locks,
-    vars: HashMap<Box<str>, shadow::Var>,
+    vars: HashMap<Box<str>, VarState>,
     order: order::LockOrder,
     findings: report::Builder,
     events: u64,
     accesses: u64,
     forgotten: u64,
+}
+
+/// What the analyzer remembers of one variable.
+#[derive(Debug, Default)]
+struct VarState {
+    shadow: shadow::Var,
+    atomicity: atomicity::Var,
 }
 
 /// Sizes of the analyzer's state, to show that memory follows variables and tasks, not events.
@@ -65,6 +76,7 @@ pub struct Analyzer {
 pub(crate) struct Footprint {
     pub variables: usize,
     pub accesses_kept: usize,
+    pub atomicity_kept: usize,
     pub tasks_holding_locks: usize,
     pub locksets: usize,
     pub lock_edges: usize,
@@ -102,8 +114,12 @@ impl Analyzer {
                     None => self.vars.entry(name.into()).or_default(),
                 };
                 let (locks, findings) = (&self.locks, &mut self.findings);
-                var.check(&access, &event.clock, locks, |earlier| findings.race(name, earlier, &access, locks));
-                self.forgotten += var.insert(access, &event.clock, locks);
+                var.shadow.check(&access, &event.clock, locks, |earlier| findings.race(name, earlier, &access, locks));
+                // Before the insert: a read is compared with the writes remembered so far.
+                var.atomicity.observe(&access, &event.clock, locks, var.shadow.writes(), |found| {
+                    findings.atomicity(name, &found, locks)
+                });
+                self.forgotten += var.shadow.insert(access, &event.clock, locks);
             }
             EventKind::LockAcquire { lock_id, lock_type, location } => {
                 let lock = self.locks.lock_id(lock_id.as_str());
@@ -128,6 +144,19 @@ impl Analyzer {
                 self.locks.release(event.task, lock, *lock_type);
             }
             EventKind::AsyncAwait { child, .. } => self.locks.task_ended(*child),
+            EventKind::LockHeldAcrossAwait { lock_id, lock_type, acquired_at, function_name, location } => {
+                self.findings.held_across_await(HeldAcrossAwait {
+                    lock: lock_id.as_str().to_owned(),
+                    lock_type: *lock_type,
+                    acquired_at: *acquired_at,
+                    function: function_name.as_str().to_owned(),
+                    function_at: *location,
+                    task: event.task,
+                    thread_id: event.task.thread_id(),
+                    trace_id: event.trace_id,
+                    count: 1,
+                });
+            }
             _ => {}
         }
     }
@@ -143,7 +172,8 @@ impl Analyzer {
     pub(crate) fn footprint(&self) -> Footprint {
         Footprint {
             variables: self.vars.len(),
-            accesses_kept: self.vars.values().map(shadow::Var::len).sum(),
+            accesses_kept: self.vars.values().map(|v| v.shadow.len()).sum(),
+            atomicity_kept: self.vars.values().map(|v| v.atomicity.len()).sum(),
             tasks_holding_locks: self.locks.tasks_holding(),
             locksets: self.locks.lockset_count(),
             lock_edges: self.order.len(),

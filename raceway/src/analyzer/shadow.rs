@@ -123,6 +123,11 @@ impl Var {
         }
     }
 
+    /// The writes remembered (those no later write has overtaken).
+    pub(crate) fn writes(&self) -> impl Iterator<Item = &Access> {
+        self.writes.iter()
+    }
+
     /// Accesses remembered for this variable.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

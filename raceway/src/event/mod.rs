@@ -223,6 +223,23 @@ pub enum EventKind {
         /// Where it was taken or released.
         location: Location,
     },
+    /// A `#[traced]` future returned `Pending` (it awaited) while its task held a blocking lock
+    /// guard (`std`, `parking_lot`, `TrackedMutex`) taken during that poll: the worker thread
+    /// stays blocked for every task waiting on the lock. The server has no such kind: it is sent
+    /// as `Custom { name: "lock_held_across_await", data: {lock_id, lock_type, acquired_at,
+    /// function, location} }`.
+    LockHeldAcrossAwait {
+        /// The held lock's id.
+        lock_id: Name,
+        /// Mutex or RwLock side.
+        lock_type: LockKind,
+        /// Where the guard was taken.
+        acquired_at: Location,
+        /// The `#[traced]` function whose body awaited with the guard held.
+        function_name: Name,
+        /// Where that function is.
+        location: Location,
+    },
     /// A memory fence.
     MemoryFence {
         /// The fence's ordering.

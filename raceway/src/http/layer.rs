@@ -553,7 +553,7 @@ mod tests {
         assert!(plain.iter().all(|e| e.task.service_name() == crate::context::process::current().service));
     }
 
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     #[tokio::test]
     async fn the_race_report_names_the_service_of_each_task() {
         let layer = RacewayLayer::new().service_name("layer-test-report").instance_id("r-1");
@@ -575,7 +575,7 @@ mod tests {
         assert_eq!(captured.report.to_json_value()["races"][0]["first"]["service"], "layer-test-report");
     }
 
-    #[cfg(feature = "enabled")]
+    #[cfg(raceway_on)]
     #[tokio::test]
     async fn a_raceway_caller_gets_the_request_tasks_clock_back_in_the_response() {
         let mut svc = RacewayLayer::new().layer(Handler(201));

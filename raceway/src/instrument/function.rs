@@ -64,6 +64,11 @@ struct GuardInner {
 }
 
 impl FunctionGuard {
+    /// The function's name and location, while the call is being recorded.
+    pub(crate) fn site(&self) -> Option<(&Name, Location)> {
+        self.inner.as_ref().map(|i| (&i.name, i.location))
+    }
+
     /// Records the `FunctionCall` and returns the guard that records the end (used by the macros).
     #[doc(hidden)]
     pub fn enter(name: Name, module: &'static str, location: Location, args: Value) -> Self {

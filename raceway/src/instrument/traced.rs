@@ -186,6 +186,27 @@ pub struct TracedFuture<F: Future> {
     on_return: OnReturn<F::Output>,
 }
 
+/// Records that this poll of `function`'s future returned `Pending` holding the blocking guards
+/// taken since the thread held `depth` of them (the acquire in this body, or in a helper it
+/// called, and the await inside it).
+#[cfg(raceway_on)]
+#[cold]
+fn held_across_await(depth: usize, function: Option<&FunctionGuard>) {
+    let Some((name, location)) = function.and_then(FunctionGuard::site) else { return };
+    for b in crate::instrument::locks::blocking::unreported_since(depth) {
+        crate::record::record(
+            EventKind::LockHeldAcrossAwait {
+                lock_id: b.lock_id,
+                lock_type: b.kind,
+                acquired_at: b.acquired_at,
+                function_name: name.clone(),
+                location,
+            },
+            None,
+        );
+    }
+}
+
 /// Records the function's end when a poll unwinds, while the task is still installed.
 struct EndOnUnwind<'a>(&'a mut Option<FunctionGuard>);
 
@@ -218,11 +239,23 @@ impl<F: Future> Future for TracedFuture<F> {
         let on_return = this.on_return;
         with_task(&mut this.own, move || {
             let end = EndOnUnwind(guard);
+            #[cfg(raceway_on)]
+            let blocking = crate::instrument::locks::blocking::depth();
             let out = inner.poll(cx);
-            if let Poll::Ready(out) = &out {
-                if let Some(mut g) = end.0.take() {
-                    on_return(out, &mut g);
+            match &out {
+                Poll::Ready(out) => {
+                    if let Some(mut g) = end.0.take() {
+                        on_return(out, &mut g);
+                    }
                 }
+                #[cfg(raceway_on)]
+                Poll::Pending => {
+                    if crate::instrument::locks::blocking::depth() > blocking {
+                        held_across_await(blocking, end.0.as_ref());
+                    }
+                }
+                #[cfg(not(raceway_on))]
+                Poll::Pending => {}
             }
             out
         })

@@ -272,6 +272,31 @@ fn reads_from_many_unjoined_tasks_stay_bounded_and_are_counted() {
 }
 
 #[test]
+fn stale_read_modify_writes_from_many_unjoined_tasks_stay_bounded_and_are_one_finding() {
+    let tasks = 200;
+    let captured = capture(|| {
+        let (done, wait) = std::sync::mpsc::channel();
+        for _ in 0..tasks {
+            let done = done.clone();
+            drop(thread::spawn(move || {
+                locked("m", || track_read("seats", &1));
+                locked("m", || track_write("seats", &1, &0));
+                done.send(()).unwrap();
+            }));
+        }
+        (0..tasks).for_each(|_| wait.recv().unwrap());
+    });
+    let mut a = Analyzer::new();
+    captured.events.iter().for_each(|e| a.observe(e));
+    let kept = a.footprint().atomicity_kept;
+    assert!(kept <= 2 * crate::analyzer::atomicity::MAX_TASKS, "{:?}", a.footprint());
+    let report = a.report();
+    assert_eq!(report.atomicity.len(), 1, "one pair of sites: {report}");
+    assert!(report.atomicity[0].count > 1);
+    assert!(report.races.is_empty(), "{report}");
+}
+
+#[test]
 fn a_request_propagated_inside_the_process_is_ordered_after_what_the_caller_did_before_calling() {
     let captured = capture(|| {
         track_write("stock", &0, &1);

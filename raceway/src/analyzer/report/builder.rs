@@ -1,7 +1,8 @@
 //! Accumulating findings while the analyzer runs: races grouped by the pair of code locations,
 //! deadlocks by their acquisition sites, both capped.
 
-use super::{Deadlock, LockStep, Race, RaceAccess, Report, Severity};
+use super::{AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report, Severity};
+use crate::analyzer::atomicity::Found;
 use crate::analyzer::lockset::Locks;
 use crate::analyzer::order::Cycle;
 use crate::analyzer::shadow;
@@ -30,6 +31,10 @@ pub(crate) struct Builder {
     race_index: HashMap<(SideKey, SideKey), usize>,
     deadlocks: Vec<Deadlock>,
     deadlock_index: HashMap<Vec<LocKey>, usize>,
+    atomicity: Vec<AtomicityViolation>,
+    atomicity_index: HashMap<(LocKey, LocKey), usize>,
+    held: Vec<HeldAcrossAwait>,
+    held_index: HashMap<(LocKey, LocKey), usize>,
     unlisted: u64,
 }
 
@@ -66,6 +71,43 @@ impl Builder {
             second: side(second, locks),
             count: 1,
         });
+    }
+
+    /// Records a stale read-modify-write on `variable`, grouped by its read and write sites.
+    pub(crate) fn atomicity(&mut self, variable: &str, found: &Found<'_>, locks: &Locks) {
+        let k = (key(&found.read.location), key(&found.write.location));
+        if let Some(&i) = self.atomicity_index.get(&k) {
+            self.atomicity[i].count += 1;
+            return;
+        }
+        if self.atomicity.len() >= MAX_GROUPS {
+            self.unlisted += 1;
+            return;
+        }
+        self.atomicity_index.insert(k, self.atomicity.len());
+        self.atomicity.push(AtomicityViolation {
+            variable: variable.to_owned(),
+            severity: Severity::Critical,
+            read: side(found.read, locks),
+            write: side(found.write, locks),
+            other: side(found.other, locks),
+            count: 1,
+        });
+    }
+
+    /// Records a blocking guard held across an await, grouped by acquire site and function.
+    pub(crate) fn held_across_await(&mut self, found: HeldAcrossAwait) {
+        let k = (key(&found.acquired_at), key(&found.function_at));
+        if let Some(&i) = self.held_index.get(&k) {
+            self.held[i].count += 1;
+            return;
+        }
+        if self.held.len() >= MAX_GROUPS {
+            self.unlisted += 1;
+            return;
+        }
+        self.held_index.insert(k, self.held.len());
+        self.held.push(found);
     }
 
     /// Records a lock-order cycle.
@@ -105,6 +147,8 @@ impl Builder {
         Report {
             races,
             deadlocks: self.deadlocks.clone(),
+            atomicity: self.atomicity.clone(),
+            held_across_await: self.held.clone(),
             events,
             accesses,
             variables,
@@ -116,7 +160,7 @@ impl Builder {
     /// Distinct groups kept (for footprint checks).
     #[cfg(test)]
     pub(crate) fn groups(&self) -> usize {
-        self.races.len() + self.deadlocks.len()
+        self.races.len() + self.deadlocks.len() + self.atomicity.len() + self.held.len()
     }
 }
 

@@ -1,5 +1,6 @@
 //! The report as JSON (for CI, and the `RACEWAY_REPORT_JSON` file).
 
+use super::text::HELD_WHY;
 use super::{LockStep, RaceAccess, Report};
 use crate::event::location::Location;
 
@@ -58,6 +59,29 @@ impl Report {
                 "first": access(&r.first),
                 "second": access(&r.second),
                 "note": r.unordered_hint(),
+            })).collect::<Vec<_>>(),
+            "atomicity": self.atomicity.iter().map(|v| json!({
+                "kind": "stale_read_modify_write",
+                "variable": v.variable,
+                "severity": v.severity.as_str(),
+                "count": v.count,
+                "read": access(&v.read),
+                "write": access(&v.write),
+                "other": access(&v.other),
+                "why": v.why(),
+            })).collect::<Vec<_>>(),
+            "held_across_await": self.held_across_await.iter().map(|h| json!({
+                "kind": "lock_held_across_await",
+                "severity": "WARNING",
+                "lock": h.lock,
+                "lock_type": h.lock_type.as_str(),
+                "acquired_at": loc(&h.acquired_at),
+                "function": h.function,
+                "function_at": loc(&h.function_at),
+                "thread_id": h.thread_id,
+                "trace_id": h.trace_id.to_string(),
+                "count": h.count,
+                "why": HELD_WHY,
             })).collect::<Vec<_>>(),
             "deadlocks": self.deadlocks.iter().map(|d| json!({
                 "locks": d.locks,

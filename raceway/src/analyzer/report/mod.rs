@@ -16,7 +16,7 @@ pub(crate) use builder::Builder;
 use crate::event::id::{TaskId, Uuid};
 use crate::event::location::Location;
 use crate::event::value::Value;
-use crate::event::AccessType;
+use crate::event::{AccessType, LockKind};
 use text::plural;
 
 /// How serious a race is (the server's scale).
@@ -158,6 +158,99 @@ pub struct Deadlock {
     pub count: u64,
 }
 
+/// A stale read-modify-write: a task read `variable` at `read`, left the critical section (or
+/// held none), and wrote it at `write` in a later one, while `other`, a write of another task, is
+/// ordered neither before the read nor after the write: it can fall between them, and then the
+/// value written was computed from a stale read. No lock fixes this; holding one lock from the
+/// read to the write (or [`crate::Tracked::update`]) does.
+///
+/// Severity: always [`Severity::Critical`], because when it happens an update is lost (two
+/// tasks book the last seat), the harm of a write/write race. The analyzer cannot see whether the
+/// value read flows into the value written: a task that reads a variable for logging and later
+/// overwrites it blindly in another critical section is reported too (see the README).
+///
+/// ```
+/// use raceway::{track_lock_acquire as acq, track_lock_release as rel, LockKind::Mutex};
+/// let book = || {
+///     acq("m", Mutex); raceway::track_read("seats", &1); rel("m", Mutex);
+///     acq("m", Mutex); raceway::track_write("seats", &1, &0); rel("m", Mutex);
+/// };
+/// let captured = raceway::testing::capture(|| {
+///     let h = raceway::thread::spawn(book);
+///     book();
+///     h.join().unwrap();
+/// });
+/// let report = &captured.report;
+/// assert!(report.races.is_empty(), "every access holds `m`");
+/// let v = &report.atomicity[0];
+/// assert_eq!(v.variable, "seats");
+/// assert_eq!(v.read.locks, ["m"]);
+/// assert_ne!(v.other.task, v.write.task);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AtomicityViolation {
+    /// The variable of the first occurrence.
+    pub variable: String,
+    /// Always critical (see the type's documentation).
+    pub severity: Severity,
+    /// The read the write may have been computed from.
+    pub read: RaceAccess,
+    /// The same task's later write, in another critical section.
+    pub write: RaceAccess,
+    /// Another task's write that can fall between the two.
+    pub other: RaceAccess,
+    /// How many of one task's (read, write) pairs at these two sites were found stale (each pair
+    /// is counted once, however many writes conflict with it).
+    pub count: u64,
+}
+
+/// A blocking lock guard (`std`, `parking_lot`, [`crate::TrackedMutex`]) held across an
+/// `.await`: the `#[traced]` function `function` returned `Pending` while its task held the guard
+/// taken at `acquired_at`. The worker thread is then blocked for every other task that waits on
+/// the lock, and a single-threaded runtime can deadlock. A warning: the program may still work,
+/// slowly. `tokio` guards are never reported (they are made to be held across awaits).
+///
+/// The await is named by the `#[traced]` function whose body awaited (the innermost one that
+/// took or held the guard since its poll began); the exact `.await` expression is not seen.
+///
+/// ```
+/// #[raceway::traced]
+/// async fn refresh(cache: &std::sync::Mutex<u32>) {
+///     let mut g = raceway::lock!(cache, "cache");
+///     tokio::task::yield_now().await; // the guard is still held here
+///     *g += 1;
+/// }
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let cache = std::sync::Mutex::new(0);
+/// let captured = rt.block_on(raceway::testing::capture_async(refresh(&cache)));
+/// let h = &captured.report.held_across_await[0];
+/// assert_eq!(h.function, "refresh");
+/// assert!(h.lock.starts_with("cache@"));
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct HeldAcrossAwait {
+    /// The lock's id.
+    pub lock: String,
+    /// Mutex or a side of an RwLock.
+    pub lock_type: LockKind,
+    /// Where the guard was taken.
+    pub acquired_at: Location,
+    /// The `#[traced]` function that awaited with the guard held.
+    pub function: String,
+    /// Where that function is.
+    pub function_at: Location,
+    /// The task.
+    pub task: TaskId,
+    /// Its `thread_id`.
+    pub thread_id: String,
+    /// Its trace.
+    pub trace_id: Uuid,
+    /// How many times a guard taken here was held across an await in this function.
+    pub count: u64,
+}
+
 /// What the embedded analyzer found. Printed at shutdown, returned by [`crate::report`] and by
 /// test captures.
 ///
@@ -180,6 +273,10 @@ pub struct Report {
     pub races: Vec<Race>,
     /// Lock-order inversions.
     pub deadlocks: Vec<Deadlock>,
+    /// Stale read-modify-writes across critical sections (atomicity violations).
+    pub atomicity: Vec<AtomicityViolation>,
+    /// Blocking lock guards held across an `.await` (warnings).
+    pub held_across_await: Vec<HeldAcrossAwait>,
     /// Events analysed.
     pub events: u64,
     /// Shared-variable accesses analysed.
@@ -214,9 +311,24 @@ impl Race {
 }
 
 impl Report {
-    /// True when no race and no lock-order inversion was found.
+    /// True when no race, lock-order inversion, atomicity violation or lock held across an
+    /// `.await` was found.
     pub fn is_clean(&self) -> bool {
-        self.races.is_empty() && self.deadlocks.is_empty() && self.unlisted == 0
+        self.races.is_empty()
+            && self.deadlocks.is_empty()
+            && self.atomicity.is_empty()
+            && self.held_across_await.is_empty()
+            && self.unlisted == 0
+    }
+
+    /// The atomicity violations (stale read-modify-writes) on `variable`.
+    ///
+    /// ```
+    /// let report = raceway::Report::default();
+    /// assert_eq!(report.atomicity_on("seats").count(), 0);
+    /// ```
+    pub fn atomicity_on<'a>(&'a self, variable: &'a str) -> impl Iterator<Item = &'a AtomicityViolation> + 'a {
+        self.atomicity.iter().filter(move |v| v.variable == variable)
     }
 
     /// The races involving `variable`.
@@ -260,8 +372,22 @@ impl Report {
         } else {
             format!("{} race{} ({critical} critical, {warning} warning)", self.races.len(), plural(self.races.len()))
         };
-        let mut s =
-            format!("{races}, {} potential deadlock{} in {scope}", self.deadlocks.len(), plural(self.deadlocks.len()),);
+        let atomicity = if self.atomicity.is_empty() {
+            String::new()
+        } else {
+            format!(", {} stale read-modify-write{}", self.atomicity.len(), plural(self.atomicity.len()))
+        };
+        let held = if self.held_across_await.is_empty() {
+            String::new()
+        } else {
+            let n = self.held_across_await.len();
+            format!(", {n} lock{} held across .await", plural(n))
+        };
+        let mut s = format!(
+            "{races}, {} potential deadlock{}{atomicity}{held} in {scope}",
+            self.deadlocks.len(),
+            plural(self.deadlocks.len()),
+        );
         if self.unlisted > 0 {
             s.push_str(&format!("; {} more racing pairs not listed", self.unlisted));
         }

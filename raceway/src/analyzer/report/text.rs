@@ -1,6 +1,6 @@
 //! The report as text: the block per finding printed at shutdown, and the one-line summary.
 
-use super::{Race, RaceAccess, Report};
+use super::{AtomicityViolation, Race, RaceAccess, Report};
 use crate::event::value::Value;
 use std::fmt;
 
@@ -119,7 +119,66 @@ impl fmt::Display for Report {
             let other = if d.steps.len() == 2 { "the other's" } else { "the next task's" };
             writeln!(f, "  why:    each task can hold its first lock while waiting for {other}")?;
         }
+        for (i, v) in self.atomicity.iter().enumerate() {
+            writeln!(f)?;
+            let times = if v.count == 1 { "once".to_owned() } else { format!("{} times", v.count) };
+            writeln!(
+                f,
+                "atomicity #{}: {} stale read-modify-write on `{}` (seen {times})",
+                i + 1,
+                v.severity.as_str(),
+                v.variable
+            )?;
+            let same_trace = v.read.trace_id == v.other.trace_id;
+            describe(f, "read:", &v.read, !same_trace)?;
+            describe(f, "write:", &v.write, !same_trace)?;
+            describe(f, "other:", &v.other, !same_trace)?;
+            if same_trace {
+                writeln!(f, "  trace:  {}", v.read.trace_id)?;
+            }
+            writeln!(f, "  why:    {}", v.why())?;
+        }
+        for (i, h) in self.held_across_await.iter().enumerate() {
+            writeln!(f)?;
+            let times = if h.count == 1 { "once".to_owned() } else { format!("{} times", h.count) };
+            writeln!(f, "lock across await #{}: WARNING `{}` held across an .await (seen {times})", i + 1, h.lock)?;
+            writeln!(f, "  acquired: {} at {}, task {}", h.lock_type.as_str(), h.acquired_at, h.thread_id)?;
+            writeln!(
+                f,
+                "  awaited:  in `{}` ({}), which returned Pending with the guard held",
+                h.function, h.function_at
+            )?;
+            writeln!(f, "  trace:    {}", h.trace_id)?;
+            writeln!(f, "  why:      {HELD_WHY}")?;
+        }
         writeln!(f)?;
         writeln!(f, "[raceway] {}", self.summary())
+    }
+}
+
+/// The explanation of a lock held across an await (text and JSON).
+pub(super) const HELD_WHY: &str = "a blocking guard held over .await blocks the worker thread for every task waiting on the lock (and can deadlock a single-threaded runtime); drop it before the await, or use tokio::sync::Mutex";
+
+impl AtomicityViolation {
+    /// The one-line explanation printed under the finding (and in the JSON report).
+    ///
+    /// ```
+    /// # use raceway::{track_lock_acquire as acq, track_lock_release as rel, LockKind::Mutex};
+    /// # let book = || {
+    /// #     acq("m", Mutex); raceway::track_read("seats", &1); rel("m", Mutex);
+    /// #     acq("m", Mutex); raceway::track_write("seats", &1, &0); rel("m", Mutex);
+    /// # };
+    /// # let report = raceway::testing::capture(|| {
+    /// #     let h = raceway::thread::spawn(book);
+    /// #     book();
+    /// #     h.join().unwrap();
+    /// # }).report;
+    /// assert!(report.atomicity[0].why().starts_with("the value read at "));
+    /// ```
+    pub fn why(&self) -> String {
+        format!(
+            "the value read at {} may be stale by the time it is written at {}; hold the lock from {} to {} or use `update`",
+            self.read.location, self.write.location, self.read.location, self.write.location
+        )
     }
 }

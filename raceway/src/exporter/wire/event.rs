@@ -138,6 +138,20 @@ fn write_kind(out: &mut Vec<u8>, e: &Event, p: &Metadata, omit: bool) {
             loc(out, location);
             push(out, "}}");
         }
+        EventKind::LockHeldAcrossAwait { lock_id, lock_type, acquired_at, function_name, location } => {
+            // Not a server kind (the server has no such finding): a `Custom` event it stores as is.
+            push(out, "{\"Custom\":{\"name\":\"lock_held_across_await\",\"data\":{\"lock_id\":");
+            json_bytes(out, lock_id.as_str());
+            push(out, ",\"lock_type\":\"");
+            push(out, lock_type.as_str());
+            push(out, "\",\"acquired_at\":");
+            loc(out, acquired_at);
+            push(out, ",\"function\":");
+            json_bytes(out, function_name.as_str());
+            push(out, ",\"location\":");
+            loc(out, location);
+            push(out, "}}}");
+        }
         EventKind::MemoryFence { ordering, location } => {
             push(out, "{\"MemoryFence\":{\"ordering\":\"");
             push(out, ordering.as_str());

@@ -50,17 +50,44 @@ fn held(id: LockId<'_>, kind: LockKind, location: Location) -> Held {
 pub struct LockGuard<G> {
     // Field order is drop order: the release is recorded before the real guard unlocks.
     _held: Held,
+    /// For a blocking guard, its entry in this thread's list of held blocking guards.
+    _blocking: Blocking,
     guard: G,
 }
 
+#[cfg(raceway_on)]
+type Blocking = Option<super::blocking::Mark>;
+#[cfg(not(raceway_on))]
+type Blocking = ();
+
 impl<G> LockGuard<G> {
+    /// The guard of a blocking lock (`std`, `parking_lot`): listed as held on this thread, so
+    /// that a `#[traced]` future returning `Pending` while holding it is reported.
     #[cfg_attr(not(raceway_on), allow(unused_variables))]
     pub(super) fn new(guard: G, id: LockId<'_>, kind: Kind, location: Location) -> Self {
+        #[cfg(raceway_on)]
+        {
+            let held = held(id, kind.0, location);
+            let blocking = held.as_ref().and_then(|h| super::blocking::hold(h.lock_id().clone(), kind.0, location));
+            LockGuard { _held: held, _blocking: blocking, guard }
+        }
+        #[cfg(not(raceway_on))]
+        LockGuard { _held: (), _blocking: (), guard }
+    }
+
+    /// The guard of an async lock (`tokio`), made to be held across `.await`.
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(not(raceway_on), allow(unused_variables))]
+    pub(super) fn awaitable(guard: G, id: LockId<'_>, kind: Kind, location: Location) -> Self {
         #[cfg(raceway_on)]
         let held = held(id, kind.0, location);
         #[cfg(not(raceway_on))]
         let held = ();
-        LockGuard { _held: held, guard }
+        #[cfg(raceway_on)]
+        let blocking = None;
+        #[cfg(not(raceway_on))]
+        let blocking = ();
+        LockGuard { _held: held, _blocking: blocking, guard }
     }
 
     /// The wrapped guard of the underlying lock (e.g. to pass it to a `Condvar`).

@@ -42,6 +42,13 @@ impl HeldLock {
     }
 }
 
+impl HeldLock {
+    /// The lock's id.
+    pub(crate) fn lock_id(&self) -> &Name {
+        &self.lock_id
+    }
+}
+
 impl Drop for HeldLock {
     fn drop(&mut self) {
         if self.active {

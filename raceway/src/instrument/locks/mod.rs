@@ -21,7 +21,10 @@
 //! | `guard.rs` | [`LockGuard`]: records the release before the real unlock |
 //! | `tracked.rs` | [`TrackedMutex`], [`TrackedRwLock`] |
 //! | `held.rs` | the manual API: [`HeldLock`], [`with_lock`], [`with_rw_read`], [`with_rw_write`] |
+//! | `blocking.rs` | the blocking guards this thread holds, to see one held across `.await` |
 
+#[cfg(raceway_on)]
+pub(crate) mod blocking;
 mod guard;
 mod held;
 mod tracked;

@@ -128,7 +128,7 @@ impl<T: ?Sized> MutexAsync for tokio::sync::Mutex<T> {
         T: 'a;
     async fn __raceway_lock(&self, name: &str, location: Location) -> Self::Guard<'_> {
         let g = self.lock().await;
-        LockGuard::new(g, LockId::At(name, addr(self)), MUTEX, location)
+        LockGuard::awaitable(g, LockId::At(name, addr(self)), MUTEX, location)
     }
 }
 
@@ -144,11 +144,11 @@ impl<T: ?Sized> RwAsync for tokio::sync::RwLock<T> {
         T: 'a;
     async fn __raceway_read(&self, name: &str, location: Location) -> Self::Read<'_> {
         let g = self.read().await;
-        LockGuard::new(g, LockId::At(name, addr(self)), READ, location)
+        LockGuard::awaitable(g, LockId::At(name, addr(self)), READ, location)
     }
     async fn __raceway_write(&self, name: &str, location: Location) -> Self::Write<'_> {
         let g = self.write().await;
-        LockGuard::new(g, LockId::At(name, addr(self)), WRITE, location)
+        LockGuard::awaitable(g, LockId::At(name, addr(self)), WRITE, location)
     }
 }
 
