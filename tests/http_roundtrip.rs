@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use support::collector::Collector;
 use support::server_types::parse_event;
+use support::services::{on_own_runtime, serve};
 
 const SERVICE: &str = "shop";
 const INSTANCE: &str = "test-1";
@@ -42,32 +43,18 @@ fn world() -> &'static World {
                 .flush_interval(Duration::from_millis(50)),
         )
         .expect("init");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            rt.block_on(async move {
-                let inventory = serve(Router::new().route("/reserve", post(reserve)).layer(RacewayLayer::new())).await;
-                let gateway = serve(
-                    Router::new()
-                        .route("/checkout", get(move || checkout(inventory)))
-                        .route("/health", get(|| async { "up" }))
-                        .layer(RacewayLayer::new().skip_paths(["/health"])),
-                )
-                .await;
-                tx.send(gateway).unwrap();
-                std::future::pending::<()>().await;
-            });
+        let gateway = on_own_runtime(|| async move {
+            let inventory = serve(Router::new().route("/reserve", post(reserve)).layer(RacewayLayer::new())).await;
+            serve(
+                Router::new()
+                    .route("/checkout", get(move || checkout(inventory)))
+                    .route("/health", get(|| async { "up" }))
+                    .layer(RacewayLayer::new().skip_paths(["/health"])),
+            )
+            .await
         });
-        let gateway = rx.recv().unwrap();
         World { collector, gateway, _guard: guard }
     })
-}
-
-async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    addr
 }
 
 /// Answers with the `tracestate` its request's context received (empty when none).

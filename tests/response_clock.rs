@@ -25,6 +25,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use support::collector::Collector;
 use support::server_types::parse_event;
+use support::services::{on_own_runtime, serve};
 
 const RUNS: usize = 20;
 
@@ -57,28 +58,15 @@ fn world() -> &'static World {
                 .flush_interval(Duration::from_millis(50)),
         )
         .expect("init");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            rt.block_on(async move {
-                let reserving = || Router::new().route("/reserve/{i}", post(reserve)).layer(RacewayLayer::new());
-                let callee = serve(reserving()).await;
-                let stripped = serve(reserving().layer(axum::middleware::map_response(strip_clock))).await;
-                let plain = serve(Router::new().route("/reserve/{i}", post(|| async { "reserved" }))).await;
-                tx.send((callee, stripped, plain)).unwrap();
-                std::future::pending::<()>().await;
-            });
+        let (callee, stripped, plain) = on_own_runtime(|| async move {
+            let reserving = || Router::new().route("/reserve/{i}", post(reserve)).layer(RacewayLayer::new());
+            let callee = serve(reserving()).await;
+            let stripped = serve(reserving().layer(axum::middleware::map_response(strip_clock))).await;
+            let plain = serve(Router::new().route("/reserve/{i}", post(|| async { "reserved" }))).await;
+            (callee, stripped, plain)
         });
-        let (callee, stripped, plain) = rx.recv().unwrap();
         World { collector, callee, stripped, plain, _guard: guard }
     })
-}
-
-async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    addr
 }
 
 async fn reserve(Path(i): Path<u32>) -> &'static str {

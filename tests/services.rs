@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use support::collector::Collector;
 use support::server_types::parse_event;
+use support::services::{on_own_runtime, serve};
 
 /// The process's own identity: what no request of the three services may carry.
 const PROCESS_SERVICE: &str = "shop";
@@ -45,40 +46,26 @@ fn world() -> &'static World {
                 .flush_interval(Duration::from_millis(50)),
         )
         .expect("init");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            rt.block_on(async move {
-                let inventory = serve(
-                    Router::new().route("/reserve", post(reserve)).layer(RacewayLayer::new().service_name("inventory")),
-                )
-                .await;
-                let payment = serve(
-                    Router::new()
-                        .route("/charge", post(charge))
-                        .layer(RacewayLayer::new().service_name("payment").instance_id(PAYMENT_INSTANCE)),
-                )
-                .await;
-                let gateway = serve(
-                    Router::new()
-                        .route("/checkout", post(move || checkout(inventory, payment)))
-                        .layer(RacewayLayer::new().service_name("gateway")),
-                )
-                .await;
-                tx.send(gateway).unwrap();
-                std::future::pending::<()>().await;
-            });
+        let gateway = on_own_runtime(|| async move {
+            let inventory = serve(
+                Router::new().route("/reserve", post(reserve)).layer(RacewayLayer::new().service_name("inventory")),
+            )
+            .await;
+            let payment = serve(
+                Router::new()
+                    .route("/charge", post(charge))
+                    .layer(RacewayLayer::new().service_name("payment").instance_id(PAYMENT_INSTANCE)),
+            )
+            .await;
+            serve(
+                Router::new()
+                    .route("/checkout", post(move || checkout(inventory, payment)))
+                    .layer(RacewayLayer::new().service_name("gateway")),
+            )
+            .await
         });
-        let gateway = rx.recv().unwrap();
         World { collector, gateway, _guard: guard }
     })
-}
-
-async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    addr
 }
 
 /// Writes the stock and leaves a restock job behind (a `raceway::spawn` never joined).

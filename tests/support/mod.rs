@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 pub mod collector;
 pub mod server_types;
+pub mod services;
 
 /// Asserts the contract's ordering rule over what the server accepted: every parent arrived before
 /// its child, and no event arrived twice.

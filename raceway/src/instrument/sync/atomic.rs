@@ -172,15 +172,7 @@ macro_rules! common_methods {
             success: Ordering,
             failure: Ordering,
         ) -> Result<$val, $val> {
-            let rec = $rec;
-            self.meta.run(
-                Location::caller(),
-                || self.inner.compare_exchange(current, new, success, failure),
-                |r| match *r {
-                    Ok(old) => write_step(AccessType::AtomicRMW, &rec(old), &rec(new), success),
-                    Err(seen) => load_step(&rec(seen), failure),
-                },
-            )
+            self.recorded_cas(new, success, failure, || self.inner.compare_exchange(current, new, success, failure))
         }
 
         /// Like [`compare_exchange`](Self::compare_exchange), but may fail spuriously (recorded
@@ -193,15 +185,26 @@ macro_rules! common_methods {
             success: Ordering,
             failure: Ordering,
         ) -> Result<$val, $val> {
+            self.recorded_cas(new, success, failure, || {
+                self.inner.compare_exchange_weak(current, new, success, failure)
+            })
+        }
+
+        /// Runs a compare-and-exchange `op` and records what it turned out to be: a
+        /// read-modify-write when it stored `new`, a load when it did not.
+        #[track_caller]
+        fn recorded_cas(
+            &self,
+            new: $val,
+            success: Ordering,
+            failure: Ordering,
+            op: impl FnOnce() -> Result<$val, $val>,
+        ) -> Result<$val, $val> {
             let rec = $rec;
-            self.meta.run(
-                Location::caller(),
-                || self.inner.compare_exchange_weak(current, new, success, failure),
-                |r| match *r {
-                    Ok(old) => write_step(AccessType::AtomicRMW, &rec(old), &rec(new), success),
-                    Err(seen) => load_step(&rec(seen), failure),
-                },
-            )
+            self.meta.run(Location::caller(), op, |r| match *r {
+                Ok(old) => write_step(AccessType::AtomicRMW, &rec(old), &rec(new), success),
+                Err(seen) => load_step(&rec(seen), failure),
+            })
         }
 
         /// Applies `f` until it succeeds or returns `None` (recorded as one `AtomicRMW` with
