@@ -294,6 +294,18 @@ impl Race {
     /// Why the race may be one the SDK could not rule out, when a side ran in a task the SDK did
     /// not see start (a future spawned with plain `tokio::spawn`, a `JoinSet`, ...): its start is
     /// not ordered after its spawner and its end not before a join.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let c = rt.block_on(raceway::testing::capture_async(async {
+    ///     let a = tokio::spawn(async { raceway::track_write("x", &0, &1) });
+    ///     let b = tokio::spawn(async { raceway::track_write("x", &0, &2) });
+    ///     a.await.unwrap();
+    ///     b.await.unwrap();
+    /// }));
+    /// let note = c.report.races[0].unordered_hint().unwrap();
+    /// assert!(note.contains("spawned outside raceway"));
+    /// ```
     pub fn unordered_hint(&self) -> Option<String> {
         let unordered: Vec<&str> = [&self.first, &self.second]
             .into_iter()
