@@ -18,6 +18,7 @@ extern crate proc_macro;
 mod fallback;
 mod options;
 mod shared;
+mod test;
 mod traced;
 mod types;
 
@@ -128,4 +129,43 @@ pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn shared(args: TokenStream, item: TokenStream) -> TokenStream {
     shared::expand(args.into(), item.into()).into()
+}
+
+/// Runs a test with race detection: the body runs captured (see `raceway::testing`), and the test
+/// fails with the full report when the report has any race, potential deadlock or other finding.
+/// On a plain `fn` it is `#[test]`; on an `async fn` it is `#[tokio::test]` (raceway's `tokio`
+/// feature; no other import needed). The function's other attributes (`#[ignore]`,
+/// `#[should_panic]`, docs) are kept, and it may return a `Result` as a `#[test]` may.
+///
+/// | option | effect |
+/// |---|---|
+/// | `flavor = "current_thread"` / `"multi_thread"` | the tokio runtime of an async test (default `current_thread`, as `#[tokio::test]`) |
+/// | `worker_threads = N` | worker threads of the `multi_thread` runtime |
+/// | `expect_race = "var"` | the test fails unless a race on `var` is found; other findings still fail it |
+/// | `allow = "pattern"` | findings matching are not failures: a glob (`*`) on a variable or lock name, or a suppression line (`race:..`, `location:..`, `deadlock:..`, `atomicity:..`, `held:..`); give it several times for several patterns |
+/// | `iterations = N` | runs the body N times with seeded random yields at tracked accesses and lock acquires; a failure names its seed, and `RACEWAY_SEED=<seed>` replays that one iteration |
+///
+/// With instrumentation compiled out it is a plain `#[test]` / `#[tokio::test]`.
+///
+/// ```
+/// # // `#[test]` functions are not run by doctests: call them by hand.
+/// #[raceway::test(expect_race = "balance")]
+/// fn unsynchronised_deposits_race() {
+///     let h = raceway::thread::spawn(|| raceway::track_write("balance", &0, &1));
+///     raceway::track_write("balance", &0, &2);
+///     h.join().unwrap();
+/// }
+///
+/// #[raceway::test(flavor = "multi_thread", worker_threads = 2)]
+/// async fn joined_writes_are_ordered() -> Result<(), String> {
+///     raceway::spawn(async { raceway::track_write("x", &0, &1) }).await.map_err(|e| e.to_string())?;
+///     raceway::track_write("x", &1, &2);
+///     Ok(())
+/// }
+/// # unsynchronised_deposits_race();
+/// # joined_writes_are_ordered().unwrap();
+/// ```
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    test::expand(args.into(), item.into()).into()
 }

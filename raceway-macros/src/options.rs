@@ -2,7 +2,7 @@
 //! `#[shared(..)]` on a field — parsed by one parser against a table of what each accepts, so the
 //! same mistake gets the same message whichever attribute it is made on.
 //!
-//! An option is `key`, `key = "text"` or `key(..)`, options are separated by commas. Each problem
+//! An option is `key`, `key = "text"`, `key = 3` or `key(..)`, options are separated by commas. Each problem
 //! is reported at its own tokens and parsing resumes after the next top-level comma, so a list
 //! with several mistakes reports all of them. What is inside a `key(..)` list belongs to the
 //! attribute (`skip(a, b)`, `fields(k = expr)`) and is parsed by its `attr.rs` with
@@ -13,7 +13,7 @@ use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
-use syn::{token, Ident, LitStr, Token};
+use syn::{token, Ident, LitInt, LitStr, Token};
 
 /// How an option is written.
 #[derive(Clone, Copy)]
@@ -22,6 +22,8 @@ pub(crate) enum Form {
     Flag,
     /// `key = "text"`
     Str,
+    /// `key = 3`
+    Int,
     /// `key(..)`
     List,
 }
@@ -43,6 +45,10 @@ pub(crate) const fn string(name: &'static str) -> Spec {
     Spec { name, form: Form::Str, repeats: false }
 }
 
+pub(crate) const fn int(name: &'static str) -> Spec {
+    Spec { name, form: Form::Int, repeats: false }
+}
+
 pub(crate) const fn list(name: &'static str) -> Spec {
     Spec { name, form: Form::List, repeats: false }
 }
@@ -57,6 +63,7 @@ impl Spec {
         match self.form {
             Form::Flag => self.name.to_owned(),
             Form::Str => format!("{} = \"..\"", self.name),
+            Form::Int => format!("{} = N", self.name),
             Form::List => format!("{}(..)", self.name),
         }
     }
@@ -86,6 +93,7 @@ pub(crate) struct Opt {
 pub(crate) enum Value {
     Flag,
     Str(LitStr),
+    Int(LitInt),
     /// The parenthesized group, for [`parse_list`].
     List(Group),
 }
@@ -199,7 +207,7 @@ impl Attr {
                 &key,
                 match spec.form {
                     Form::List => format!("duplicate option `{name}`: list everything in one `{name}(..)`"),
-                    Form::Flag | Form::Str => format!("duplicate option `{name}`"),
+                    Form::Flag | Form::Str | Form::Int => format!("duplicate option `{name}`"),
                 },
             );
         }
@@ -227,13 +235,29 @@ impl Attr {
                     None
                 }
             }
+            Form::Int if input.peek(Token![=]) => {
+                let eq: Token![=] = input.parse()?;
+                if input.peek(LitInt) {
+                    Some(Value::Int(input.parse()?))
+                } else if at_end(input) {
+                    errors.spanned(quote!(#key #eq), needs_value);
+                    None
+                } else {
+                    errors.spanned(skip_option(input)?, wrong_kind("an integer literal"));
+                    None
+                }
+            }
             Form::List if input.peek(token::Paren) => Some(Value::List(input.parse()?)),
-            Form::Str | Form::List if at_end(input) => {
+            Form::Str | Form::Int | Form::List if at_end(input) => {
                 errors.spanned(&key, needs_value);
                 None
             }
             Form::Str => {
                 errors.spanned(skip_option(input)?, wrong_kind("a string literal"));
+                None
+            }
+            Form::Int => {
+                errors.spanned(skip_option(input)?, wrong_kind("an integer literal"));
                 None
             }
             Form::List => {
@@ -385,6 +409,20 @@ mod tests {
                 "option `key` belongs on a part (`#[here(key)]`), not on the item",
             ]
         );
+    }
+
+    #[test]
+    fn an_integer_option_takes_an_integer_literal_and_nothing_else() {
+        static COUNT: Attr =
+            Attr { title: "#[count]", macro_name: "count", place: "the item", accepts: &[int("n")], elsewhere: None };
+        let mut errors = Errors::default();
+        let opts = COUNT.parse(quote!(n = 3), &mut errors);
+        assert!(errors.finish().is_ok());
+        assert!(matches!(&opts[0].value, Value::Int(i) if i.base10_parse::<u32>().unwrap() == 3));
+        let mut errors = Errors::default();
+        COUNT.parse(quote!(n = "3"), &mut errors);
+        let messages: Vec<_> = errors.finish().unwrap_err().into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(messages, ["option `n` takes an integer literal: write `n = N`"]);
     }
 
     #[test]

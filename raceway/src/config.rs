@@ -3,6 +3,7 @@
 use crate::error::Error;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -62,6 +63,13 @@ pub struct Config {
     /// Run the embedded race analyzer and print its report at shutdown (`RACEWAY_ANALYZE`).
     /// `None` (default): on when there is no `server_url`, off alongside a server.
     pub analyze: Option<bool>,
+    /// Exit the process with this status at shutdown, after the report is printed, when the
+    /// report has findings that no suppression hides (`RACEWAY_EXITCODE`, TSan's `exitcode`).
+    /// `None` (default): shutdown never exits.
+    pub exit_code_on_findings: Option<i32>,
+    /// A suppressions file (`RACEWAY_SUPPRESSIONS`): findings it matches are left out of the
+    /// shutdown report and counted in its summary. See [`crate::Suppressions`].
+    pub suppressions: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -84,6 +92,8 @@ impl Default for Config {
             capture_args: true,
             shutdown_timeout: Duration::from_secs(5),
             analyze: None,
+            exit_code_on_findings: None,
+            suppressions: None,
         }
     }
 }
@@ -101,7 +111,9 @@ macro_rules! setters {
 
 impl Config {
     /// The defaults, overridden by `RACEWAY_URL`, `RACEWAY_SERVICE_NAME`, `RACEWAY_INSTANCE_ID`,
-    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG`, `RACEWAY_ENABLED` and `RACEWAY_ANALYZE`.
+    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG`, `RACEWAY_ENABLED`, `RACEWAY_ANALYZE`,
+    /// `RACEWAY_EXITCODE` and `RACEWAY_SUPPRESSIONS`. (The last two are also read by [`crate::init`]
+    /// when the configuration leaves them unset, like TSan's options.)
     ///
     /// Booleans accept `1/0`, `true/false`, `yes/no`, `on/off` (any case). Empty variables count
     /// as unset.
@@ -142,6 +154,12 @@ impl Config {
         }
         if let Some(v) = get("RACEWAY_ANALYZE") {
             c.analyze = Some(parse_bool("RACEWAY_ANALYZE", &v)?);
+        }
+        if let Some(v) = get("RACEWAY_EXITCODE") {
+            c.exit_code_on_findings = Some(parse_exit_code(&v)?);
+        }
+        if let Some(v) = get("RACEWAY_SUPPRESSIONS") {
+            c.suppressions = Some(PathBuf::from(v));
         }
         Ok(c)
     }
@@ -225,6 +243,34 @@ impl Config {
         self
     }
 
+    /// Makes shutdown exit the process with `code` after printing the report, when the report
+    /// has findings that no suppression hides: a CI job running a whole program fails on a race
+    /// (TSan's `exitcode`; the environment's `RACEWAY_EXITCODE=66` does the same).
+    ///
+    /// ```
+    /// let config = raceway::Config::default().exit_code_on_findings(66);
+    /// assert_eq!(config.exit_code_on_findings, Some(66));
+    /// ```
+    #[must_use]
+    pub fn exit_code_on_findings(mut self, code: i32) -> Self {
+        self.exit_code_on_findings = Some(code);
+        self
+    }
+
+    /// Reads suppressions from the file at `path` at `init` (`race:cache.*`,
+    /// `location:src/metrics.rs`; see [`crate::Suppressions`]); an unreadable file or a
+    /// malformed line is reported on stderr once and otherwise ignored.
+    ///
+    /// ```
+    /// let config = raceway::Config::default().suppressions("raceway.supp");
+    /// assert!(config.suppressions.is_some());
+    /// ```
+    #[must_use]
+    pub fn suppressions(mut self, path: impl Into<PathBuf>) -> Self {
+        self.suppressions = Some(path.into());
+        self
+    }
+
     /// Whether `init` will run the embedded analyzer with this configuration.
     pub fn analyzer_on(&self) -> bool {
         self.analyze.unwrap_or(self.server_url.is_none())
@@ -277,6 +323,8 @@ impl fmt::Debug for Config {
             .field("capture_args", &self.capture_args)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("analyze", &self.analyze)
+            .field("exit_code_on_findings", &self.exit_code_on_findings)
+            .field("suppressions", &self.suppressions)
             .finish()
     }
 }
@@ -287,6 +335,12 @@ fn parse_bool(var: &'static str, v: &str) -> Result<bool, Error> {
         "0" | "false" | "no" | "off" => Ok(false),
         _ => Err(Error::InvalidEnv { var, reason: "expected true/false, 1/0, yes/no or on/off" }),
     }
+}
+
+fn parse_exit_code(v: &str) -> Result<i32, Error> {
+    v.trim()
+        .parse()
+        .map_err(|_| Error::InvalidEnv { var: "RACEWAY_EXITCODE", reason: "expected an integer exit status" })
 }
 
 /// `<hostname>-<pid>`: the system's host name (`gethostname(2)`, `GetComputerNameExW` on
@@ -336,6 +390,16 @@ mod tests {
         assert!(c.instance_id.ends_with(&format!("-{}", std::process::id())));
         assert_eq!(c.request_timeout, Duration::from_secs(10));
         assert!(c.max_batch_bytes < 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn exit_code_and_suppressions_are_read_from_the_environment_and_a_bad_code_is_an_error() {
+        let c = Config::from_lookup(env(&[("RACEWAY_EXITCODE", "66"), ("RACEWAY_SUPPRESSIONS", "ci.supp")])).unwrap();
+        assert_eq!(c.exit_code_on_findings, Some(66));
+        assert_eq!(c.suppressions.as_deref(), Some(std::path::Path::new("ci.supp")));
+        assert_eq!(Config::default().exit_code_on_findings, None);
+        let err = Config::from_lookup(env(&[("RACEWAY_EXITCODE", "sixty")])).unwrap_err();
+        assert!(err.to_string().contains("RACEWAY_EXITCODE"));
     }
 
     #[test]

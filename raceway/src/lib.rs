@@ -67,7 +67,7 @@ mod tests;
 
 pub use analyzer::{
     analyze, report, Analyzer, AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report,
-    Severity,
+    Severity, Suppressions,
 };
 pub use config::Config;
 pub use context::{Context, EnterGuard, Instrumented};
@@ -94,7 +94,7 @@ pub use instrument::track::{
 pub use instrument::tracked::{Tracked, VarName};
 pub use lifecycle::{init, shutdown, stats, Guard};
 pub use propagation::propagation_headers;
-pub use raceway_macros::{shared, traced};
+pub use raceway_macros::{shared, test, traced};
 pub use stage::flush;
 pub use stage::stats::Stats;
 pub use testing::wire_json;

@@ -7,6 +7,7 @@
 //! thread and the exporter owns its own I/O runtime, so they work the same from `main`, inside any
 //! runtime flavour, and from `Drop` while a runtime shuts down.
 
+use crate::analyzer::Suppressions;
 use crate::config::Config;
 use crate::context::process::{self, Process};
 use crate::error::Error;
@@ -22,6 +23,8 @@ struct Running {
     worker: Option<std::thread::JoinHandle<()>>,
     shutdown_timeout: Duration,
     debug: bool,
+    suppressions: Suppressions,
+    exit_code: Option<i32>,
 }
 
 static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
@@ -76,13 +79,49 @@ pub fn init(config: Config) -> Result<Guard, Error> {
     if config.debug {
         eprintln!("[raceway] initialized: {:?}", config);
     }
+    // Like TSan's options, the environment applies even to a configuration built in code.
+    let exit_code = config.exit_code_on_findings.or_else(|| {
+        let v = std::env::var("RACEWAY_EXITCODE").ok().filter(|v| !v.trim().is_empty())?;
+        let code = v.trim().parse().ok();
+        if code.is_none() {
+            eprintln!("[raceway] RACEWAY_EXITCODE={v:?} is not an integer; ignored");
+        }
+        code
+    });
+    let suppressions = load_suppressions(
+        config
+            .suppressions
+            .clone()
+            .or_else(|| std::env::var_os("RACEWAY_SUPPRESSIONS").filter(|p| !p.is_empty()).map(Into::into)),
+    );
     *running = Some(Running {
         dispatch,
         worker: Some(handle),
         shutdown_timeout: config.shutdown_timeout,
         debug: config.debug,
+        suppressions,
+        exit_code,
     });
     Ok(Guard { active: true })
+}
+
+/// The suppressions file's rules; what cannot be read or parsed is said once on stderr and
+/// skipped, because a typo in a CI file must not take the program down.
+fn load_suppressions(path: Option<std::path::PathBuf>) -> Suppressions {
+    let Some(path) = path else { return Suppressions::default() };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let (rules, problems) = Suppressions::parse(&text);
+            for p in problems {
+                eprintln!("[raceway] suppressions {}: {p}; line ignored", path.display());
+            }
+            rules
+        }
+        Err(e) => {
+            eprintln!("[raceway] could not read the suppressions file {}: {e}", path.display());
+            Suppressions::default()
+        }
+    }
 }
 
 /// The sinks `config` asks for: the Raceway server's, then the analyzer's.
@@ -119,6 +158,10 @@ fn sinks_for(config: &Config, process: &Process, dispatch: &Arc<Dispatch>) -> Re
 /// Flushes and stops the exporter; later tracking calls are no-ops until the next `init`.
 /// Safe to call more than once. Returns whether everything queued was handled in time.
 ///
+/// With [`Config::exit_code_on_findings`] (or `RACEWAY_EXITCODE`) set and findings in the final
+/// report that no suppression hides, this does not return: it exits the process with that status
+/// after printing the report.
+///
 /// ```
 /// let guard = raceway::init(raceway::Config::default())?;
 /// raceway::shutdown();
@@ -132,7 +175,7 @@ pub fn shutdown() -> bool {
     dispatch::uninstall();
     let ok = stop_worker(&r.dispatch, r.worker.take(), r.shutdown_timeout);
     // After the worker stopped, so the report covers every delivered event.
-    crate::analyzer::finish_run();
+    let findings = crate::analyzer::finish_run(&r.suppressions);
     let s = r.dispatch.queue.counters.snapshot();
     let lost = s.dropped_queue_full + s.rejected + s.undeliverable;
     if lost > 0 || s.server_dropped > 0 || r.debug {
@@ -140,6 +183,11 @@ pub fn shutdown() -> bool {
             "[raceway] shutdown: {} events delivered, {} dropped (queue full), {} rejected by the server, {} undeliverable, {} dropped by the server's queue",
             s.delivered, s.dropped_queue_full, s.rejected, s.undeliverable, s.server_dropped
         );
+    }
+    if let (true, Some(code)) = (findings, r.exit_code) {
+        // After everything is printed and written: the exit status is the last word.
+        eprintln!("[raceway] exiting with status {code}: the report has findings");
+        std::process::exit(code);
     }
     ok
 }

@@ -8,6 +8,11 @@ pub use crate::instrument::shared::*;
 pub use crate::instrument::spawned::*;
 pub use crate::instrument::traced::*;
 pub use crate::instrument::tracked::CaptureFn;
+pub use crate::testing::{run_test, run_test_async, TestOptions, TestOutput};
+/// The runtime `#[raceway::test]` builds for an async body, so users need no tokio import of
+/// their own beyond the features `#[tokio::test]` needs.
+#[cfg(feature = "tokio")]
+pub use tokio;
 
 /// Whether anything records right now (one relaxed load; compile-time `false` when off).
 #[inline(always)]

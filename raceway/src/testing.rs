@@ -22,6 +22,11 @@
 //! assert_no_races!(fixed);
 //! ```
 
+mod attr;
+
+#[doc(hidden)]
+pub use attr::{run_test, run_test_async, TestOptions, TestOutput};
+
 use crate::analyzer::{Report, Severity};
 use crate::context::adopted::claim_home;
 use crate::context::{Capture, Context, Trace};

@@ -27,7 +27,9 @@ mod report;
 pub(crate) mod shadow;
 mod sink;
 
-pub use report::{AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report, Severity};
+pub use report::{
+    AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report, Severity, Suppressions,
+};
 pub(crate) use sink::AnalyzerSink;
 
 use crate::event::{Event, EventKind};
@@ -212,10 +214,11 @@ pub(crate) fn start_run() -> Arc<Mutex<Analyzer>> {
     analyzer
 }
 
-/// Called by `shutdown` after the exporter stopped: prints the report to stderr (in full when
-/// something was found, as one summary line otherwise) and writes it as JSON to the path in
-/// `RACEWAY_REPORT_JSON`, if set.
-pub(crate) fn finish_run() {
+/// Called by `shutdown` after the exporter stopped: takes out what `suppressions` hide, prints
+/// the report to stderr (in full when something was found, as one summary line otherwise), names
+/// the suppression lines that matched nothing, and writes the report as JSON to the path in
+/// `RACEWAY_REPORT_JSON`, if set. Returns whether findings remain (for the exit status).
+pub(crate) fn finish_run(suppressions: &Suppressions) -> bool {
     let analyzer = {
         let mut run = RUN.lock().unwrap_or_else(|e| e.into_inner());
         match run.as_mut() {
@@ -223,17 +226,23 @@ pub(crate) fn finish_run() {
                 r.live = false;
                 r.analyzer.clone()
             }
-            _ => return,
+            _ => return false,
         }
     };
-    let report = analyzer.lock().unwrap_or_else(|e| e.into_inner()).report();
+    let mut report = analyzer.lock().unwrap_or_else(|e| e.into_inner()).report();
+    suppressions.apply(&mut report);
     eprint!("{report}");
+    // Once per run: a stale line hides nothing and should be deleted (TSan prints the same).
+    for line in suppressions.unmatched() {
+        eprintln!("[raceway] suppression `{line}` matched nothing");
+    }
     #[cfg(raceway_on)]
     if let Some(path) = std::env::var_os("RACEWAY_REPORT_JSON").filter(|p| !p.is_empty()) {
         if let Err(e) = std::fs::write(&path, report.to_json()) {
             eprintln!("[raceway] could not write the JSON report to {}: {e}", std::path::Path::new(&path).display());
         }
     }
+    !report.is_clean()
 }
 
 /// The embedded analyzer's findings so far (after delivering what is queued), or, after

@@ -39,6 +39,8 @@ pub(crate) fn state_change_at(
     access_type: AccessType,
     location: Location,
 ) {
+    // Only reached with recording on; one relaxed load unless a fuzzing test runs.
+    crate::stage::fuzz::point();
     record(EventKind::StateChange { variable, old_value, new_value, location, access_type }, None);
 }
 
@@ -159,6 +161,10 @@ pub fn track_lock_release(lock_id: impl Into<Name>, kind: LockKind) {
 
 #[doc(hidden)]
 pub fn lock_event(acquire: bool, lock_id: Name, lock_type: LockKind, location: Location) {
+    if acquire {
+        // The lock is already held: a pause here lets the other tasks reach it first next time.
+        crate::stage::fuzz::point();
+    }
     let kind = if acquire {
         EventKind::LockAcquire { lock_id, lock_type, location }
     } else {

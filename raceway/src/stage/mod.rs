@@ -4,6 +4,7 @@
 //! | file | what |
 //! |---|---|
 //! | `switch.rs` | the process-wide on/off switch every tracking call reads first |
+//! | `fuzz.rs` | schedule fuzzing (`#[raceway::test(iterations = N)]`): seeded yields at accesses and lock acquires |
 //! | `outbox.rs` | a recording thread's side: its staging buffer and its budget |
 //! | `staging.rs` | one thread's events not yet handed over (and why parents still come first) |
 //! | `queue.rs` | the bounded queue of chunks and its budget; drops are decided here |
@@ -17,6 +18,7 @@
 //! the sinks before their children (see `staging.rs`).
 
 pub(crate) mod dispatch;
+pub(crate) mod fuzz;
 pub(crate) mod outbox;
 pub(crate) mod queue;
 pub(crate) mod sink;

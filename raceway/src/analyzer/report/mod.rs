@@ -9,9 +9,11 @@
 mod builder;
 #[cfg(raceway_on)]
 mod json;
+pub(crate) mod suppress;
 mod text;
 
 pub(crate) use builder::Builder;
+pub use suppress::Suppressions;
 
 use crate::event::id::{TaskId, Uuid};
 use crate::event::location::Location;
@@ -288,6 +290,8 @@ pub struct Report {
     /// Accesses forgotten because more than 128 concurrent, never-joined tasks read (or wrote)
     /// one variable; a race with a forgotten access can be missed.
     pub forgotten: u64,
+    /// Findings taken out of the report by suppressions ([`Suppressions::apply`]).
+    pub suppressed: u64,
 }
 
 impl Race {
@@ -374,6 +378,12 @@ impl Report {
         } else {
             String::new()
         };
+        let suppressed = if self.suppressed > 0 {
+            format!("; {} finding{} suppressed", self.suppressed, plural(self.suppressed as usize))
+        } else {
+            String::new()
+        };
+        let forgotten = forgotten + &suppressed;
         if self.is_clean() {
             return format!("no races or lock-order inversions found in {scope}{forgotten}");
         }
