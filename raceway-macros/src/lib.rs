@@ -148,7 +148,8 @@ pub fn shared(args: TokenStream, item: TokenStream) -> TokenStream {
 /// With instrumentation compiled out it is a plain `#[test]` / `#[tokio::test]`.
 ///
 /// ```
-/// # // `#[test]` functions are not run by doctests: call them by hand.
+/// // (A doctest compiles without `--test`, which leaves `#[test]` functions out: the
+/// // repository's `tests/test_attribute.rs` runs these.)
 /// #[raceway::test(expect_race = "balance")]
 /// fn unsynchronised_deposits_race() {
 ///     let h = raceway::thread::spawn(|| raceway::track_write("balance", &0, &1));
@@ -162,8 +163,6 @@ pub fn shared(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     raceway::track_write("x", &1, &2);
 ///     Ok(())
 /// }
-/// # unsynchronised_deposits_race();
-/// # joined_writes_are_ordered().unwrap();
 /// ```
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -10,9 +10,15 @@ use syn::ItemFn;
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let function = match syn::parse2::<ItemFn>(item.clone()) {
         Ok(f) => f,
-        Err(_) => {
-            let e =
-                syn::Error::new(proc_macro2::Span::call_site(), "#[raceway::test] can only be applied to functions");
+        Err(e) => {
+            let e = match syn::parse2::<syn::Item>(item.clone()) {
+                // A function that does not parse as one: syn's own error says why.
+                Ok(syn::Item::Fn(_)) | Err(_) => e,
+                Ok(other) => syn::Error::new_spanned(
+                    crate::fallback::item_head(&other),
+                    "#[raceway::test] can only be applied to functions",
+                ),
+            };
             return crate::fallback::expand(e, item);
         }
     };
