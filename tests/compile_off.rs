@@ -205,3 +205,55 @@ reqwest = { version = "0.12", default-features = false }"#;
         cargo(&dir, &["tree", "--offline", "--edges", "features", "--prefix", "none", "-i", "raceway-macros"]);
     assert!(features.contains(r#"raceway feature "enabled""#), "sanity: the dependency enabled it:\n{features}");
 }
+
+#[test]
+fn with_instrumentation_compiled_out_raceway_test_is_plain_test_and_tokio_test() {
+    // Off, nothing is recorded, so nothing is checked: `expect_race` cannot fail the test, and
+    // sync, async and `Result` bodies run as `#[test]` / `#[tokio::test]` run them.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = target_dir().join("raceway-compile-off-test-attribute");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let raceway = root.join("raceway");
+    let manifest = format!(
+        r#"[package]
+name = "raceway-off-test-attribute"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+raceway = {{ path = {raceway:?}, default-features = false, features = ["tokio"] }}
+tokio = {{ version = "1", default-features = false, features = ["rt", "rt-multi-thread"] }}
+
+[workspace]
+"#
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    let lib = r#"
+#[raceway::test(expect_race = "balance", iterations = 3)]
+fn sync_body() {
+    raceway::track_write("balance", &0, &1);
+}
+
+#[raceway::test]
+fn result_body() -> Result<(), String> {
+    Ok(())
+}
+
+#[raceway::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_body() {
+    assert_eq!(tokio::runtime::Handle::current().metrics().num_workers(), 2);
+    raceway::spawn(async {}).await.unwrap();
+}
+
+#[raceway::test]
+#[should_panic(expected = "kept")]
+fn should_panic_kept() {
+    panic!("kept");
+}
+"#;
+    std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let out = cargo(&dir, &["test", "--offline", "--lib", "--quiet"]);
+    assert!(out.contains("4 passed"), "{out}");
+}

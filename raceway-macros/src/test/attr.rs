@@ -50,10 +50,11 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Options {
                     format!("unknown runtime flavor `{other}`: write `flavor = \"current_thread\"` or `flavor = \"multi_thread\"`"),
                 ),
             },
-            ("worker_threads", Value::Int(lit)) => match positive::<usize>(&lit, "worker_threads", errors) {
-                Some(n) => options.worker_threads = Some((n, key)),
-                None => {}
-            },
+            ("worker_threads", Value::Int(lit)) => {
+                if let Some(n) = positive::<usize>(&lit, "worker_threads", errors) {
+                    options.worker_threads = Some((n, key));
+                }
+            }
             ("iterations", Value::Int(lit)) => {
                 if let Some(n) = positive::<u32>(&lit, "iterations", errors) {
                     options.iterations = Some((n, key));
