@@ -64,8 +64,9 @@ pub struct Config {
     /// `None` (default): on when there is no `server_url`, off alongside a server.
     pub analyze: Option<bool>,
     /// Exit the process with this status at shutdown, after the report is printed, when the
-    /// report has findings that no suppression hides (`RACEWAY_EXITCODE`, TSan's `exitcode`).
-    /// `None` (default): shutdown never exits.
+    /// embedded analyzer's report has findings that no suppression hides (`RACEWAY_EXITCODE`,
+    /// TSan's `exitcode`). `None` (default): shutdown never exits. Without the analyzer (a
+    /// server-only configuration) there is no report to judge, and it never exits either.
     pub exit_code_on_findings: Option<i32>,
     /// A suppressions file (`RACEWAY_SUPPRESSIONS`): findings it matches are left out of the
     /// shutdown report and counted in its summary. See [`crate::Suppressions`].

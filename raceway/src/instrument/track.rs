@@ -162,7 +162,8 @@ pub fn track_lock_release(lock_id: impl Into<Name>, kind: LockKind) {
 #[doc(hidden)]
 pub fn lock_event(acquire: bool, lock_id: Name, lock_type: LockKind, location: Location) {
     if acquire {
-        // The lock is already held: a pause here lets the other tasks reach it first next time.
+        // The lock is already held: a pause here keeps the others waiting longer, which moves
+        // where each of them stands when it is released.
         crate::stage::fuzz::point();
     }
     let kind = if acquire {

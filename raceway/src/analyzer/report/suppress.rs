@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a suppression line names.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `race:`
     Race,
     /// `location:`
@@ -70,6 +70,13 @@ pub struct Suppressions {
 impl Suppressions {
     /// Parses a suppressions file's text. Returns the rules and one message per malformed line
     /// (`line N: ...`); those lines are skipped.
+    ///
+    /// ```
+    /// let (rules, problems) = raceway::Suppressions::parse("race:a*  # known\nrace a\n\n");
+    /// assert_eq!(rules.len(), 1);
+    /// assert_eq!(problems.len(), 1);
+    /// assert!(problems[0].starts_with("line 2:"));
+    /// ```
     pub fn parse(text: &str) -> (Suppressions, Vec<String>) {
         let mut rules = Vec::new();
         let mut problems = Vec::new();
@@ -111,6 +118,11 @@ impl Suppressions {
 
     /// Rules from `#[raceway::test(allow = "..")]` patterns: `kind:pattern` as in a file, or a
     /// bare glob that matches any finding's variable or lock name. Malformed ones are returned.
+    ///
+    /// ```
+    /// let (rules, problems) = raceway::Suppressions::from_patterns(["metrics.*", "location:src/legacy.rs"]);
+    /// assert_eq!((rules.len(), problems.len()), (2, 0));
+    /// ```
     pub fn from_patterns<'a>(patterns: impl IntoIterator<Item = &'a str>) -> (Suppressions, Vec<String>) {
         let mut all = Suppressions::default();
         let mut problems = Vec::new();
@@ -128,17 +140,36 @@ impl Suppressions {
     }
 
     /// The number of rules.
+    ///
+    /// ```
+    /// assert_eq!(raceway::Suppressions::parse("race:a\nrace:b").0.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.rules.len()
     }
 
     /// Whether there are no rules.
+    ///
+    /// ```
+    /// assert!(raceway::Suppressions::default().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
 
     /// Removes the findings that a rule matches from `report`, adding their number to
     /// `report.suppressed`. Returns how many were removed.
+    ///
+    /// ```
+    /// let (rules, _) = raceway::Suppressions::parse("race:x");
+    /// let mut report = raceway::testing::capture(|| {
+    ///     let h = raceway::thread::spawn(|| raceway::track_write("x", &0, &1));
+    ///     raceway::track_write("x", &0, &2);
+    ///     h.join().unwrap();
+    /// }).report;
+    /// assert_eq!(rules.apply(&mut report), 1);
+    /// assert!(report.summary().ends_with("; 1 finding suppressed"));
+    /// ```
     pub fn apply(&self, report: &mut Report) -> u64 {
         if self.rules.is_empty() {
             return 0;
@@ -189,6 +220,12 @@ impl Suppressions {
     }
 
     /// The lines (as written) that have not hidden anything yet.
+    ///
+    /// ```
+    /// let (rules, _) = raceway::Suppressions::parse("race:x\ndeadlock:m");
+    /// rules.apply(&mut raceway::Report::default());
+    /// assert_eq!(rules.unmatched(), ["race:x", "deadlock:m"]);
+    /// ```
     pub fn unmatched(&self) -> Vec<&str> {
         self.rules.iter().filter(|r| r.hits.load(Ordering::Relaxed) == 0).map(|r| r.text.as_str()).collect()
     }
