@@ -145,7 +145,9 @@ pub fn shared(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `allow = "pattern"` | findings matching are not failures: a glob (`*`) on a variable or lock name, or a suppression line (`race:..`, `location:..`, `deadlock:..`, `atomicity:..`, `held:..`); give it several times for several patterns |
 /// | `iterations = N` | runs the body N times with seeded random yields at tracked accesses and lock acquires; a failure names its seed, and `RACEWAY_SEED=<seed>` replays that one iteration |
 ///
-/// With instrumentation compiled out it is a plain `#[test]` / `#[tokio::test]`.
+/// The yields of `iterations` happen on the recording thread: they reorder threads and the tasks
+/// of a `multi_thread` runtime, while on a `current_thread` runtime tasks interleave only at
+/// `.await`s. With instrumentation compiled out it is a plain `#[test]` / `#[tokio::test]`.
 ///
 /// ```
 /// // (A doctest compiles without `--test`, which leaves `#[test]` functions out: the
