@@ -55,14 +55,13 @@ pub struct TracingLayer {
 /// ```
 /// use tracing_subscriber::prelude::*;
 ///
-/// let guard = raceway::testing::capture(|| {
+/// let captured = raceway::testing::capture(|| {
 ///     let subscriber = tracing_subscriber::registry().with(raceway::tracing::layer());
 ///     tracing::subscriber::with_default(subscriber, || {
 ///         let _span = tracing::info_span!("checkout", order = 7).entered();
 ///     });
 /// });
-/// # #[cfg(raceway_on)]
-/// assert!(guard.events.iter().any(|e| matches!(e.kind, raceway::EventKind::FunctionCall { .. })));
+/// assert!(captured.events.iter().any(|e| matches!(e.kind, raceway::EventKind::FunctionCall { .. })));
 /// ```
 pub fn layer() -> TracingLayer {
     TracingLayer::default()
