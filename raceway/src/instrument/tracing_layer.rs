@@ -28,7 +28,8 @@
 //! args) and every string or `Debug` rendering is cut at `Config::max_value_bytes`, like
 //! `#[traced]` arguments; fields `#[instrument(skip(..))]` leaves out never reach the layer.
 //! Events whose target is `raceway` (or under it) are ignored: they are Raceway's own findings
-//! (the analyzer reports each as a `tracing::warn!`), and recording them would loop.
+//! (the analyzer reports each as a `tracing::warn!`), and recording them would loop. So is
+//! everything on Raceway's delivery thread (the exporter's HTTP client logs through `tracing`).
 //!
 //! **Cost.** Spans and events cost a field walk and one recorded event each while Raceway
 //! records, and one relaxed load when it does not; `BENCHMARKS.md` has the figures.
@@ -84,6 +85,7 @@ mod on {
     use crate::instrument::function::FunctionGuard;
     use crate::record::record;
     use crate::stage::switch::enabled;
+    use crate::stage::worker::on_delivery_thread;
     use std::fmt;
     use tracing_core::field::{Field, Visit};
     use tracing_core::span::{Attributes, Id, Record};
@@ -141,10 +143,12 @@ mod on {
         Location::new(meta.file().unwrap_or("<unknown>"), meta.line().unwrap_or(0), 0)
     }
 
-    /// Raceway's own output (the analyzer's findings as `tracing` events) is never recorded back.
+    /// Raceway's own output is never recorded back: the analyzer's findings (target `raceway`),
+    /// and whatever the exporter's HTTP client reports through `tracing` on the delivery thread
+    /// (recording it would give every batch events for the next one).
     fn is_raceway(meta: &Metadata<'_>) -> bool {
         let t = meta.target();
-        t == "raceway" || t.starts_with("raceway::")
+        t == "raceway" || t.starts_with("raceway::") || on_delivery_thread()
     }
 
     impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for TracingLayer {
