@@ -116,6 +116,7 @@ thread_local! {
 /// Whether this is the delivery thread (or a thread being torn down). What the sinks' libraries
 /// report through `tracing` here (the HTTP client's connection events) must not be recorded:
 /// each batch sent would record events for the next one, without end.
+#[cfg(feature = "tracing")]
 pub(crate) fn on_delivery_thread() -> bool {
     ON_DELIVERY_THREAD.try_with(|d| d.get()).unwrap_or(true)
 }
