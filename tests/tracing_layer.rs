@@ -219,6 +219,40 @@ fn the_analyzers_findings_arrive_as_tracing_warnings_with_kind_variable_location
 }
 
 #[test]
+fn a_lock_order_inversion_arrives_as_a_deadlock_warning_naming_both_locks_and_tasks() {
+    use std::sync::Mutex as StdMutex;
+    let (accounts, audit) = (Arc::new(StdMutex::new(())), Arc::new(StdMutex::new(())));
+    let c = capture(|| {
+        // An untracked channel keeps the run safe without ordering the tasks for the analyzer.
+        let (done, wait) = std::sync::mpsc::channel();
+        let (a1, a2) = (accounts.clone(), audit.clone());
+        let transfer = raceway::thread::spawn(move || {
+            raceway::with_lock(&a1, "accounts", |_| raceway::with_lock(&a2, "audit", |_| ()));
+            done.send(()).unwrap();
+        });
+        let (b1, b2) = (accounts.clone(), audit.clone());
+        let report = raceway::thread::spawn(move || {
+            wait.recv().unwrap();
+            raceway::with_lock(&b2, "audit", |_| raceway::with_lock(&b1, "accounts", |_| ()));
+        });
+        transfer.join().unwrap();
+        report.join().unwrap();
+    });
+    let findings = Findings::default();
+    let report = tracing::subscriber::with_default(tracing_subscriber::registry().with(findings.clone()), || {
+        raceway::analyze(&c.events)
+    });
+    assert_eq!(report.deadlocks.len(), 1, "{report}");
+    let got = findings.0.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0]["kind"], "deadlock");
+    let locks = got[0]["variable"].as_str().unwrap();
+    assert!(locks.contains("accounts") && locks.contains("audit"), "{locks}");
+    assert_eq!(got[0]["tasks"].as_str().unwrap().split(", ").count(), 2, "{:?}", got[0]);
+    assert!(got[0]["message"].as_str().unwrap().starts_with("lock-order inversion"), "{:?}", got[0]);
+}
+
+#[test]
 fn a_clean_report_emits_no_warning() {
     let c = capture(|| raceway::track_write("x", &0, &1));
     let findings = Findings::default();
