@@ -9,6 +9,10 @@ mod integrations {
     include!("fixtures/integrations.rs");
 }
 
+mod tracing_bridge {
+    include!("fixtures/tracing_bridge.rs");
+}
+
 /// What `tests/fixtures/integrations.rs` computes, in both builds; only `propagated` differs.
 const INTEGRATIONS_LINE: &str = "balance=5 rw=2 got=7 oneshot=2 once=3 atomic=4 cell=2 path=/pay";
 
@@ -256,4 +260,47 @@ fn should_panic_kept() {
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     let out = cargo(&dir, &["test", "--offline", "--lib", "--quiet"]);
     assert!(out.contains("4 passed"), "{out}");
+}
+
+/// The README's off line for a program that uses the `tracing` layer and the reqwest middleware.
+const README_TRACING_OFF_LINE: &str =
+    r#"raceway = { version = "0.1", default-features = false, features = ["tracing", "reqwest-middleware"] }"#;
+
+#[test]
+fn the_tracing_bridge_fixture_records_spans_and_events_when_instrumentation_is_on() {
+    let (events, line) = tracing_bridge::run();
+    assert_eq!(line, "v=6 path=/stock");
+    assert_eq!(events, 3, "the span's call and end, and the event");
+}
+
+#[test]
+fn with_the_readme_off_line_the_tracing_layer_and_the_middleware_compile_run_and_record_nothing() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(readme.contains(README_TRACING_OFF_LINE), "README.md no longer shows {README_TRACING_OFF_LINE}");
+    let dir = target_dir().join("raceway-compile-off-tracing");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let raceway = README_TRACING_OFF_LINE.replace(r#"version = "0.1""#, &format!("path = {:?}", root.join("raceway")));
+    let own = r#"tracing = "0.1"
+tracing-subscriber = { version = "0.3", default-features = false, features = ["registry", "std"] }
+reqwest = { version = "0.12", default-features = false }
+reqwest-middleware = "0.4""#;
+    let manifest = format!(
+        "[package]\nname = \"raceway-off-tracing\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+         [dependencies]\n{raceway}\n{own}\n\n[workspace]\n"
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    let main = format!(
+        "{}\nfn main() {{\n    let (events, line) = run();\n    println!(\"events={{events}} {{line}}\");\n}}\n",
+        std::fs::read_to_string(root.join("tests/fixtures/tracing_bridge.rs")).unwrap()
+    );
+    std::fs::write(dir.join("src/main.rs"), main).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+
+    let stdout = cargo(&dir, &["run", "--offline", "--quiet"]);
+    assert_eq!(stdout.trim(), "events=0 v=6 path=/stock", "same results, no events");
+    let tree = cargo(&dir, &["tree", "--offline", "--edges", "normal,build", "--prefix", "none"]);
+    for heavy in ["serde_json ", "crossbeam-queue ", "rustls "] {
+        assert!(!tree.contains(heavy), "{heavy}is compiled with instrumentation off:\n{tree}");
+    }
 }

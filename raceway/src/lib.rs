@@ -20,6 +20,7 @@
 //! |---|---|
 //! | `lifecycle` | [`init`] / [`shutdown`] / [`Guard`] / [`stats`]: wires the stages together |
 //! | [`testing`], `private` | test captures and assertions; what macro-generated code calls |
+//! | `tracing` | (feature `tracing`) a `tracing_subscriber::Layer`: spans as function calls, events as Custom/Error |
 //! | `http`, [`propagation`] | tower middleware and reqwest; trace headers across services |
 //! | `instrument` | what user code calls: `track_*`, [`spawn`], [`Tracked`], [`lock!`], tracked locks, [`sync`] |
 //! | `record` | stamping an event for the running task: ids, parent, clock, timestamp |
@@ -86,6 +87,8 @@ pub use instrument::sync;
 pub use instrument::task::{fork, thread, Forked, Joiner};
 #[cfg(feature = "tokio")]
 pub use instrument::task::{spawn, JoinHandle};
+#[cfg(feature = "tracing")]
+pub use instrument::tracing_layer as tracing;
 pub use instrument::track::{
     track_custom, track_database_query, track_database_result, track_error, track_error_with, track_http_request,
     track_http_request_with, track_http_response, track_http_response_with, track_lock_acquire, track_lock_release,

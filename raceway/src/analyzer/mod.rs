@@ -20,6 +20,8 @@
 //! release→acquire edges, an unprotected access that merely ran after another task's critical
 //! section would look ordered, and whether a test saw a race would depend on the schedule.
 
+#[cfg(feature = "tracing")]
+mod as_tracing;
 pub(crate) mod atomicity;
 mod lockset;
 mod order;
@@ -195,7 +197,10 @@ pub fn analyze<'a>(events: impl IntoIterator<Item = &'a Event>) -> Report {
     for e in events {
         a.observe(e);
     }
-    a.report()
+    let report = a.report();
+    #[cfg(feature = "tracing")]
+    as_tracing::emit(&report);
+    report
 }
 
 /// The analyzer of the current (or last) `init`, when it had one.
@@ -236,6 +241,8 @@ pub(crate) fn finish_run(suppressions: &Suppressions) -> bool {
     for line in suppressions.unmatched() {
         eprintln!("[raceway] suppression `{line}` matched nothing");
     }
+    #[cfg(feature = "tracing")]
+    as_tracing::emit(&report);
     #[cfg(raceway_on)]
     if let Some(path) = std::env::var_os("RACEWAY_REPORT_JSON").filter(|p| !p.is_empty()) {
         if let Err(e) = std::fs::write(&path, report.to_json()) {

@@ -72,13 +72,10 @@ pub trait RequestBuilderExt: Sized {
 
 impl RequestBuilderExt for ::reqwest::RequestBuilder {
     fn raceway_propagate(self) -> Self {
-        if !cfg!(raceway_on) {
-            // Compiled out: no headers, no allocation; the request goes out as written.
-            return self;
-        }
-        match crate::propagation::propagation_headers(std::iter::empty::<(String, String)>()) {
-            Ok(headers) => with_headers(self, headers),
-            Err(_) => self,
+        // Compiled out: no headers, no allocation; the request goes out as written.
+        match outgoing_headers() {
+            Some(headers) => with_headers(self, headers),
+            None => self,
         }
     }
 
@@ -96,18 +93,35 @@ impl RequestBuilderExt for ::reqwest::RequestBuilder {
         let sending = self.raceway_propagate().send();
         async move {
             let resp = sending.await?;
-            let Some(start) = start else { return Ok(resp) };
-            let (status, elapsed) = (resp.status().as_u16(), start.elapsed());
-            let kind = |_| EventKind::HttpResponse {
-                status,
-                headers: Vec::new(),
-                body: null(),
-                duration_ms: elapsed.as_millis() as u64,
-            };
-            crate::propagation::merge_response(resp.headers(), kind, Some(elapsed.as_nanos() as u64));
+            if let Some(start) = start {
+                merge_response_clock(&resp, start);
+            }
             Ok(resp)
         }
     }
+}
+
+/// The running trace's propagation headers for one outgoing call, or `None` outside a trace or
+/// when compiled out (the request then goes out as written). Shared by [`RequestBuilderExt`] and
+/// the `reqwest-middleware` middleware, so both send the same headers.
+pub(super) fn outgoing_headers() -> Option<std::collections::HashMap<String, String>> {
+    if !cfg!(raceway_on) {
+        return None;
+    }
+    crate::propagation::propagation_headers(std::iter::empty::<(String, String)>()).ok()
+}
+
+/// After a response to a call started at `start`: merges the callee's `raceway-clock`, when it
+/// sent one, into the running task as an `HttpResponse` event (status, time since the call).
+pub(super) fn merge_response_clock(resp: &::reqwest::Response, start: Instant) {
+    let (status, elapsed) = (resp.status().as_u16(), start.elapsed());
+    let kind = |_| EventKind::HttpResponse {
+        status,
+        headers: Vec::new(),
+        body: null(),
+        duration_ms: elapsed.as_millis() as u64,
+    };
+    crate::propagation::merge_response(resp.headers(), kind, Some(elapsed.as_nanos() as u64));
 }
 
 fn with_headers(

@@ -13,6 +13,7 @@
 //! | `shared.rs` | the runtime of `#[shared]`: instance names, tracked fields |
 //! | `handoff.rs` | happens-before through channels, notifications, atomics: [`Handoff`](handoff::Handoff) |
 //! | `sync/` | [`raceway::sync`](crate::sync): tracked channels, `Notify`, `Barrier`, `Semaphore`, once-cells, atomics |
+//! | `tracing_layer.rs` | [`raceway::tracing`](crate::tracing) (feature `tracing`): `tracing` spans and events as Raceway events |
 //! | `locks/` | `lock!`, `LockGuard`, `TrackedMutex`/`TrackedRwLock`, `HeldLock` |
 
 pub(crate) mod function;
@@ -23,5 +24,7 @@ pub(crate) mod spawned;
 pub mod sync;
 pub(crate) mod task;
 pub(crate) mod traced;
+#[cfg(feature = "tracing")]
+pub mod tracing_layer;
 pub(crate) mod track;
 pub(crate) mod tracked;

@@ -34,6 +34,7 @@ impl Worker {
     }
 
     pub(crate) fn run(mut self) {
+        ON_DELIVERY_THREAD.with(|d| d.set(true));
         let mut buf = Vec::with_capacity(MAX_ROUND.min(self.batch_size * 4));
         let mut last_flush = Instant::now();
         let mut dropped_seen = 0;
@@ -106,4 +107,16 @@ impl Worker {
     fn past_deadline(&self) -> bool {
         self.dispatch.shutdown_deadline().is_some_and(|d| Instant::now() >= d)
     }
+}
+
+thread_local! {
+    static ON_DELIVERY_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this is the delivery thread (or a thread being torn down). What the sinks' libraries
+/// report through `tracing` here (the HTTP client's connection events) must not be recorded:
+/// each batch sent would record events for the next one, without end.
+#[cfg(feature = "tracing")]
+pub(crate) fn on_delivery_thread() -> bool {
+    ON_DELIVERY_THREAD.try_with(|d| d.get()).unwrap_or(true)
 }
