@@ -6,6 +6,11 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+/// [`Config::analyzer_max_variables`] by default: about 60 MB of analysis state at the ~250
+/// bytes a remembered variable costs (`BENCHMARKS.md`, issue 13), so that a program touching a
+/// million distinct variables stays well under 200 MB.
+pub(crate) const DEFAULT_ANALYZER_MAX_VARIABLES: usize = 250_000;
+
 /// How the SDK is set up. Build it from [`Config::default`] or [`Config::from_env`] and the
 /// chainable setters, then pass it to [`crate::init`].
 ///
@@ -62,6 +67,17 @@ pub struct Config {
     /// Run the embedded race analyzer and print its report at shutdown (`RACEWAY_ANALYZE`).
     /// `None` (default): on when there is no `server_url`, off alongside a server.
     pub analyze: Option<bool>,
+    /// Send a hot loop's consecutive accesses of one task to one variable (nothing else of the
+    /// task in between) to the server as one `StateChange` carrying their count in
+    /// `metadata.tags["raceway.count"]` (`RACEWAY_COALESCE_ACCESSES`). Default true. It changes no
+    /// server verdict (the run races exactly when one of its accesses does) and keeps a loop of a
+    /// million increments from becoming a million-event parent chain. The embedded analyzer always
+    /// sees every access.
+    pub coalesce_accesses: bool,
+    /// Most variables the embedded analyzer remembers; past it, the least recently used are
+    /// forgotten and counted in the report (races on them may then be missed, never invented).
+    /// Default 250,000 (about 60 MB of analysis state).
+    pub analyzer_max_variables: usize,
 }
 
 impl Default for Config {
@@ -84,6 +100,8 @@ impl Default for Config {
             capture_args: true,
             shutdown_timeout: Duration::from_secs(5),
             analyze: None,
+            coalesce_accesses: true,
+            analyzer_max_variables: DEFAULT_ANALYZER_MAX_VARIABLES,
         }
     }
 }
@@ -101,7 +119,8 @@ macro_rules! setters {
 
 impl Config {
     /// The defaults, overridden by `RACEWAY_URL`, `RACEWAY_SERVICE_NAME`, `RACEWAY_INSTANCE_ID`,
-    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG`, `RACEWAY_ENABLED` and `RACEWAY_ANALYZE`.
+    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG`, `RACEWAY_ENABLED`,
+    /// `RACEWAY_ANALYZE` and `RACEWAY_COALESCE_ACCESSES`.
     ///
     /// Booleans accept `1/0`, `true/false`, `yes/no`, `on/off` (any case). Empty variables count
     /// as unset.
@@ -142,6 +161,9 @@ impl Config {
         }
         if let Some(v) = get("RACEWAY_ANALYZE") {
             c.analyze = Some(parse_bool("RACEWAY_ANALYZE", &v)?);
+        }
+        if let Some(v) = get("RACEWAY_COALESCE_ACCESSES") {
+            c.coalesce_accesses = parse_bool("RACEWAY_COALESCE_ACCESSES", &v)?;
         }
         Ok(c)
     }
@@ -209,6 +231,21 @@ impl Config {
         capture_args: bool,
         /// Sets how long shutdown may spend delivering.
         shutdown_timeout: Duration,
+        /// Turns the coalescing of hot loops' accesses on the way to the server on or off
+        /// (off: every access is sent as its own event).
+        ///
+        /// ```
+        /// let config = raceway::Config::default().server_url("http://localhost:8080").coalesce_accesses(false);
+        /// assert!(!config.coalesce_accesses);
+        /// ```
+        coalesce_accesses: bool,
+        /// Sets how many variables the embedded analyzer remembers (least recently used forgotten).
+        ///
+        /// ```
+        /// let config = raceway::Config::default().analyzer_max_variables(1_000_000);
+        /// assert_eq!(config.analyzer_max_variables, 1_000_000);
+        /// ```
+        analyzer_max_variables: usize,
     }
 
     /// Turns the embedded analyzer on or off, overriding the default (on without a server).
@@ -244,6 +281,9 @@ impl Config {
         if self.queue_capacity == 0 {
             return bad("queue_capacity", "must be at least 1");
         }
+        if self.analyzer_max_variables == 0 {
+            return bad("analyzer_max_variables", "must be at least 1");
+        }
         if self.max_batch_bytes < 1024 || self.max_batch_bytes > 2 * 1024 * 1024 - 1024 {
             return bad("max_batch_bytes", "must be between 1 KiB and just under the server's 2 MiB limit");
         }
@@ -277,6 +317,8 @@ impl fmt::Debug for Config {
             .field("capture_args", &self.capture_args)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("analyze", &self.analyze)
+            .field("coalesce_accesses", &self.coalesce_accesses)
+            .field("analyzer_max_variables", &self.analyzer_max_variables)
             .finish()
     }
 }
