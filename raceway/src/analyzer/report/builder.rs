@@ -154,6 +154,7 @@ impl Builder {
             variables,
             unlisted: self.unlisted,
             forgotten: 0,
+            variables_forgotten: 0,
         }
     }
 

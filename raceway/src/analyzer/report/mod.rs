@@ -288,6 +288,10 @@ pub struct Report {
     /// Accesses forgotten because more than 128 concurrent, never-joined tasks read (or wrote)
     /// one variable; a race with a forgotten access can be missed.
     pub forgotten: u64,
+    /// Variables forgotten, least recently used first, to stay within
+    /// [`crate::Config::analyzer_max_variables`]; a race on a forgotten variable can be missed
+    /// (never invented: its next access starts it afresh).
+    pub variables_forgotten: u64,
 }
 
 impl Race {
@@ -373,6 +377,11 @@ impl Report {
             )
         } else {
             String::new()
+        };
+        let forgotten = if self.variables_forgotten > 0 {
+            format!("{forgotten}; {} variables forgotten (LRU); races on them may be missed", self.variables_forgotten)
+        } else {
+            forgotten
         };
         if self.is_clean() {
             return format!("no races or lock-order inversions found in {scope}{forgotten}");
