@@ -77,10 +77,8 @@ fn ancestors<'a>(e: &'a Value, by_id: &HashMap<&'a str, &'a Value>) -> HashSet<&
 fn server_finds_a_race_on(events: &[Value], variable: &str) -> bool {
     assert!(events.iter().all(|e| e["kind"].get("LockAcquire").is_none()));
     let by_id: HashMap<&str, &Value> = events.iter().map(|e| (e["id"].as_str().unwrap(), e)).collect();
-    let accesses: Vec<&Value> = state_changes(events)
-        .into_iter()
-        .filter(|e| e["kind"]["StateChange"]["variable"] == variable)
-        .collect();
+    let accesses: Vec<&Value> =
+        state_changes(events).into_iter().filter(|e| e["kind"]["StateChange"]["variable"] == variable).collect();
     let is_write = |e: &Value| e["kind"]["StateChange"]["access_type"] != "Read";
     let ancestry: Vec<HashSet<&str>> = accesses.iter().map(|e| ancestors(e, &by_id)).collect();
     (0..accesses.len()).any(|i| {

@@ -1,9 +1,9 @@
 //! The exporter's coalescing of hot loops (`exporter/coalesce.rs`) over recorded events: one
 //! event per run with its count, parents still sent before children.
 
-use crate::exporter::coalesce::{Coalescer, Out};
 use crate::event::id::Uuid;
 use crate::event::{AccessType, Event, EventKind};
+use crate::exporter::coalesce::{Coalescer, Out};
 use std::collections::HashSet;
 
 fn run(events: &[Event]) -> Vec<(Event, u64)> {
