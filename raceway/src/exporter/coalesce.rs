@@ -30,14 +30,6 @@ use std::collections::HashMap;
 /// bounded by this many events, whatever the number of tasks.
 const MAX_HELD: usize = 1024;
 
-/// What is ready to be sent, in order.
-pub(crate) enum Out<'a> {
-    /// An event as recorded.
-    One(&'a Event),
-    /// A run of `count` accesses (more than one) merged into one event.
-    Run(Event, u64),
-}
-
 /// A run being extended: the merged event so far, and how many accesses it stands for.
 struct Run {
     event: Event,
@@ -53,8 +45,9 @@ pub(crate) struct Coalescer {
 }
 
 impl Coalescer {
-    /// Takes the next event in recording order; hands what can be sent now to `emit`.
-    pub(crate) fn push<'a>(&mut self, e: &'a Event, emit: &mut impl FnMut(Out<'a>)) {
+    /// Takes the next event in recording order; hands what can be sent now to `emit`, in order,
+    /// each with the number of accesses it stands for (1 for an event as recorded).
+    pub(crate) fn push(&mut self, e: &Event, emit: &mut impl FnMut(&Event, u64)) {
         if !self.runs.is_empty() {
             if let Some((parent, task)) = e.parent_id.and_then(|p| Some((p, *self.by_last.get(&p)?))) {
                 if task == e.task && self.runs.get_mut(&task).is_some_and(|run| run.absorb(e)) {
@@ -79,23 +72,23 @@ impl Coalescer {
             self.runs.insert(e.task, Run { event: e.clone(), count: 1 });
             return;
         }
-        emit(Out::One(e));
+        emit(e, 1);
     }
 
     /// Sends every held run (oldest first, for a stable order).
-    pub(crate) fn drain<'a>(&mut self, emit: &mut impl FnMut(Out<'a>)) {
+    pub(crate) fn drain(&mut self, emit: &mut impl FnMut(&Event, u64)) {
         self.by_last.clear();
         let mut runs: Vec<Run> = self.runs.drain().map(|(_, r)| r).collect();
         runs.sort_by_key(|r| (r.event.timestamp_ns, r.event.task));
         for r in runs {
-            emit(r.into_out());
+            emit(&r.event, r.count);
         }
     }
 
-    fn end<'a>(&mut self, task: TaskId, emit: &mut impl FnMut(Out<'a>)) {
+    fn end(&mut self, task: TaskId, emit: &mut impl FnMut(&Event, u64)) {
         if let Some(run) = self.runs.remove(&task) {
             self.by_last.remove(&run.event.id);
-            emit(run.into_out());
+            emit(&run.event, run.count);
         }
     }
 }
@@ -128,9 +121,5 @@ impl Run {
         self.event.clock = e.clock.clone();
         self.count += 1;
         true
-    }
-
-    fn into_out<'a>(self) -> Out<'a> {
-        Out::Run(self.event, self.count)
     }
 }

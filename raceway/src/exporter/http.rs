@@ -15,7 +15,7 @@
 //! attempt sends as the same shared `Bytes`; a body is cut into halves, from the byte ranges of
 //! its events, only when the server answers 413 or 422.
 
-use super::coalesce::{Coalescer, Out};
+use super::coalesce::Coalescer;
 use super::wire::{self, Metadata};
 use crate::config::Config;
 use crate::error::Error;
@@ -316,10 +316,7 @@ impl Sink for HttpSink {
         let mut batch = self.start_batch();
         match self.coalescer.take() {
             Some(mut c) => {
-                let mut emit = |o: Out<'_>| match o {
-                    Out::One(e) => self.add(&mut batch, e, 1),
-                    Out::Run(e, n) => self.add(&mut batch, &e, n),
-                };
+                let mut emit = |e: &Event, n: u64| self.add(&mut batch, e, n);
                 for e in events {
                     c.push(e, &mut emit);
                 }
@@ -337,10 +334,7 @@ impl Sink for HttpSink {
     fn settle(&mut self) {
         let Some(mut c) = self.coalescer.take() else { return };
         let mut batch = self.start_batch();
-        c.drain(&mut |o: Out<'_>| match o {
-            Out::One(e) => self.add(&mut batch, e, 1),
-            Out::Run(e, n) => self.add(&mut batch, &e, n),
-        });
+        c.drain(&mut |e: &Event, n: u64| self.add(&mut batch, e, n));
         self.coalescer = Some(c);
         self.send_body(batch.body);
     }

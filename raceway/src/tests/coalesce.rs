@@ -3,16 +3,13 @@
 
 use crate::event::id::Uuid;
 use crate::event::{AccessType, Event, EventKind};
-use crate::exporter::coalesce::{Coalescer, Out};
+use crate::exporter::coalesce::Coalescer;
 use std::collections::HashSet;
 
 fn run(events: &[Event]) -> Vec<(Event, u64)> {
     let mut c = Coalescer::default();
     let mut out = Vec::new();
-    let mut emit = |o: Out<'_>| match o {
-        Out::One(e) => out.push((e.clone(), 1)),
-        Out::Run(e, n) => out.push((e, n)),
-    };
+    let mut emit = |e: &Event, n: u64| out.push((e.clone(), n));
     for e in events {
         c.push(e, &mut emit);
     }
