@@ -294,6 +294,9 @@ impl HttpSink {
     fn add(&mut self, batch: &mut Batch, e: &Event, count: u64) {
         // Room for one event: what a request may carry, less the body's own brackets.
         let room = self.max_bytes.saturating_sub(32);
+        if count > 1 {
+            self.dispatch.queue.counters.coalesced.fetch_add(count - 1, Relaxed);
+        }
         let Some(len) = batch.body.push_counted(e, &self.metadata, room, count) else {
             self.dispatch.queue.counters.rejected.fetch_add(1, Relaxed);
             return;
