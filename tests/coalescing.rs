@@ -15,7 +15,7 @@ const INCREMENTS: u64 = 2_500;
 
 /// 4 tasks × 2,500 unprotected increments (a `get` and a `set` each) of one `Tracked`, sent to a
 /// loopback collector; returns what the collector accepted and the embedded analyzer's report.
-fn lost_update_program(coalesce: bool) -> (Vec<Value>, raceway::Report) {
+fn lost_update_program(coalesce: bool) -> (Vec<Value>, raceway::Report, raceway::Stats) {
     let collector = support::collector::Collector::start();
     let guard = raceway::init(
         Config::default()
@@ -45,8 +45,9 @@ fn lost_update_program(coalesce: bool) -> (Vec<Value>, raceway::Report) {
     let report = raceway::report();
     assert!(raceway::flush());
     drop(guard);
-    assert_eq!(raceway::stats().dropped_queue_full, 0);
-    (collector.accepted_events(), report)
+    let stats = raceway::stats();
+    assert_eq!(stats.dropped_queue_full, 0);
+    (collector.accepted_events(), report, stats)
 }
 
 fn state_changes(events: &[Value]) -> Vec<&Value> {
@@ -98,7 +99,7 @@ fn a_hot_loop_reaches_the_server_as_a_handful_of_counted_events_that_still_race(
     for round in 0..20 {
         // A fresh thread per round: the test thread's task would go on from the last round's
         // events, which the last round's collector got.
-        let (events, report) = std::thread::spawn(|| lost_update_program(true)).join().unwrap();
+        let (events, report, stats) = std::thread::spawn(|| lost_update_program(true)).join().unwrap();
         for e in &events {
             support::server_types::parse_event(e); // the strict mirror accepts every event
         }
@@ -109,6 +110,9 @@ fn a_hot_loop_reaches_the_server_as_a_handful_of_counted_events_that_still_race(
         assert!(sent.len() < 100, "round {round}: {} StateChange events sent", sent.len());
         let accesses: u64 = sent.iter().map(|e| count(e)).sum();
         assert_eq!(accesses, THREADS as u64 * INCREMENTS * 2, "round {round}: every get and set is counted once");
+        // Each recorded event is accounted for once: sent, or sent inside another one.
+        assert_eq!(stats.coalesced, accesses - sent.len() as u64, "round {round}: {stats:?}");
+        assert_eq!(stats.delivered, events.len() as u64, "round {round}: {stats:?}");
         assert!(server_finds_a_race_on(&events, "hot.counter"), "round {round}: the server's rule still sees the race");
         // The analyzer is not behind the coalescing: it saw (and counted) every access.
         assert_eq!(report.accesses, THREADS as u64 * INCREMENTS * 2);
@@ -120,7 +124,8 @@ fn a_hot_loop_reaches_the_server_as_a_handful_of_counted_events_that_still_race(
 #[test]
 fn with_coalescing_off_every_access_is_sent_as_its_own_event() {
     let _serial = support::serial();
-    let (events, _) = lost_update_program(false);
+    let (events, _, stats) = lost_update_program(false);
+    assert_eq!(stats.coalesced, 0);
     let sent = state_changes(&events);
     assert_eq!(sent.len() as u64, THREADS as u64 * INCREMENTS * 2);
     assert!(sent.iter().all(|e| e["metadata"]["tags"].get("raceway.count").is_none()));
