@@ -132,8 +132,8 @@ fn with_coalescing_off_every_access_is_sent_as_its_own_event() {
 }
 
 #[test]
-fn coalescing_is_on_by_default_and_switched_off_from_the_environment() {
-    assert!(Config::default().coalesce_accesses);
-    let env = |k: &str| (k == "RACEWAY_COALESCE_ACCESSES").then(|| "off".to_string());
-    assert!(!Config::from_lookup(env).unwrap().coalesce_accesses);
+fn coalescing_is_off_by_default_and_switched_on_from_the_environment() {
+    assert!(!Config::default().coalesce_accesses);
+    let env = |k: &str| (k == "RACEWAY_COALESCE_ACCESSES").then(|| "on".to_string());
+    assert!(Config::from_lookup(env).unwrap().coalesce_accesses);
 }

@@ -69,10 +69,13 @@ pub struct Config {
     pub analyze: Option<bool>,
     /// Send a hot loop's consecutive accesses of one task to one variable (nothing else of the
     /// task in between) to the server as one `StateChange` carrying their count in
-    /// `metadata.tags["raceway.count"]` (`RACEWAY_COALESCE_ACCESSES`). Default true. It changes no
-    /// server verdict (the run races exactly when one of its accesses does) and keeps a loop of a
-    /// million increments from becoming a million-event parent chain. The embedded analyzer always
-    /// sees every access.
+    /// `metadata.tags["raceway.count"]` (`RACEWAY_COALESCE_ACCESSES`). It changes no server
+    /// verdict on the run itself (the run races exactly when one of its accesses does) and keeps a
+    /// loop of a million increments from becoming a million-event parent chain. Default false: a
+    /// position handed out between two accesses of a run without an event (`Context::current`,
+    /// an outgoing request's headers) names an access that is merged away, which orphans the
+    /// other side's first event on the server (README, contract notes). The embedded analyzer
+    /// always sees every access.
     pub coalesce_accesses: bool,
     /// Most variables the embedded analyzer remembers; past it, the least recently used are
     /// forgotten and counted in the report (races on them may then be missed, never invented).
@@ -100,7 +103,7 @@ impl Default for Config {
             capture_args: true,
             shutdown_timeout: Duration::from_secs(5),
             analyze: None,
-            coalesce_accesses: true,
+            coalesce_accesses: false,
             analyzer_max_variables: DEFAULT_ANALYZER_MAX_VARIABLES,
         }
     }
@@ -232,11 +235,11 @@ impl Config {
         /// Sets how long shutdown may spend delivering.
         shutdown_timeout: Duration,
         /// Turns the coalescing of hot loops' accesses on the way to the server on or off
-        /// (off: every access is sent as its own event).
+        /// (off, the default: every access is sent as its own event).
         ///
         /// ```
-        /// let config = raceway::Config::default().server_url("http://localhost:8080").coalesce_accesses(false);
-        /// assert!(!config.coalesce_accesses);
+        /// let config = raceway::Config::default().server_url("http://localhost:8080").coalesce_accesses(true);
+        /// assert!(config.coalesce_accesses);
         /// ```
         coalesce_accesses: bool,
         /// Sets how many variables the embedded analyzer remembers (least recently used forgotten).
