@@ -11,8 +11,11 @@ use support::collector::{Collector, Reply};
 use support::serial;
 use support::server_types::{parse_batch, Kind};
 
+/// Each access its own event (no coalescing of hot loops): these tests count what is sent per
+/// event recorded.
 fn config(c: &Collector) -> Config {
     Config::default()
+        .coalesce_accesses(false)
         .server_url(c.url())
         .service_name("exporter-test")
         .flush_interval(Duration::from_millis(50))
@@ -151,6 +154,7 @@ fn an_absent_server_bounds_memory_counts_drops_and_leaves_the_host_alone() {
     let guard = raceway::init(
         Config::default()
             .server_url(format!("http://{addr}"))
+            .coalesce_accesses(false)
             .queue_capacity(1000)
             .flush_interval(Duration::from_millis(20))
             .shutdown_timeout(Duration::from_millis(300)),

@@ -10,6 +10,12 @@ use std::time::{Duration, Instant};
 use support::collector::{Collector, Reply};
 use support::serial;
 
+/// Each access its own event (no coalescing of hot loops): these tests count what arrives per
+/// event recorded.
+fn config() -> Config {
+    Config::default().coalesce_accesses(false)
+}
+
 fn ids_in_order_without_duplicates(events: &[serde_json::Value]) -> Vec<i64> {
     let mut seen = HashSet::new();
     for e in events {
@@ -38,7 +44,7 @@ fn a_server_killed_and_restarted_receives_the_backlog_in_order_without_duplicate
     let first = Collector::start();
     let addr = first.addr;
     let guard = raceway::init(
-        Config::default()
+        config()
             .server_url(first.url())
             .flush_interval(Duration::from_millis(20))
             .batch_size(25)
@@ -77,8 +83,7 @@ fn a_slow_server_delays_delivery_but_never_the_host() {
     let c =
         Collector::with(|req, _| Reply::Delayed(Duration::from_millis(700), 200, format!("{}", req.events().len())));
     let guard =
-        raceway::init(Config::default().server_url(c.url()).flush_interval(Duration::from_millis(10)).batch_size(10))
-            .unwrap();
+        raceway::init(config().server_url(c.url()).flush_interval(Duration::from_millis(10)).batch_size(10)).unwrap();
     let worst = record(0, 2_000);
     assert!(worst < Duration::from_millis(50), "worst call {worst:?}");
     drop(guard); // shutdown waits up to shutdown_timeout (5 s) for the slow server
@@ -93,7 +98,7 @@ fn garbage_answers_are_not_mistaken_for_refusals() {
     let _s = serial();
     let c =
         Collector::with(|_, n| if n % 2 == 0 { Reply::Garbage } else { Reply::Status(206, "not json at all".into()) });
-    let guard = raceway::init(Config::default().server_url(c.url()).batch_size(10)).unwrap();
+    let guard = raceway::init(config().server_url(c.url()).batch_size(10)).unwrap();
     record(0, 40);
     drop(guard);
     assert_eq!(c.requests().len(), 4, "each batch sent once");
@@ -107,10 +112,7 @@ fn with_the_server_down_memory_stays_under_the_queue_cap_and_every_drop_is_count
     let _s = serial();
     let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let guard = raceway::init(
-        Config::default()
-            .server_url(format!("http://{addr}"))
-            .queue_capacity(500)
-            .shutdown_timeout(Duration::from_millis(200)),
+        config().server_url(format!("http://{addr}")).queue_capacity(500).shutdown_timeout(Duration::from_millis(200)),
     )
     .unwrap();
     let threads: Vec<_> = (0..4).map(|t| std::thread::spawn(move || record(t * 100_000, 25_000))).collect();
@@ -138,7 +140,7 @@ fn https_urls_go_through_tls() {
         b[0]
     });
     let guard = raceway::init(
-        Config::default()
+        config()
             .server_url(format!("https://localhost:{port}"))
             .request_timeout(Duration::from_millis(500))
             .shutdown_timeout(Duration::from_millis(500)),

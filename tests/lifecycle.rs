@@ -9,8 +9,13 @@ use std::time::Duration;
 use support::collector::Collector;
 use support::serial;
 
+/// Each access its own event (no coalescing of hot loops): these tests count events sent.
 fn config(c: &Collector) -> Config {
-    Config::default().server_url(c.url()).service_name("lifecycle").flush_interval(Duration::from_secs(60))
+    Config::default()
+        .server_url(c.url())
+        .service_name("lifecycle")
+        .flush_interval(Duration::from_secs(60))
+        .coalesce_accesses(false)
 }
 
 #[test]

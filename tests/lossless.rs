@@ -75,6 +75,8 @@ fn a_full_queue_never_drops_the_events_that_order_tasks() {
         Config::default()
             .server_url(collector.url())
             .service_name("order-kept")
+            // Each access its own event, so that every drop shows in what arrives.
+            .coalesce_accesses(false)
             .queue_capacity(1_000)
             .batch_size(100)
             .shutdown_timeout(Duration::from_secs(60)),

@@ -7,6 +7,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+/// [`Config::analyzer_max_variables`] by default: about 85 MB of analysis state at the ~345
+/// bytes a remembered variable costs (`BENCHMARKS.md`, issue 13), so that a program touching a
+/// million distinct variables stays well under 200 MB (130 MB measured).
+pub(crate) const DEFAULT_ANALYZER_MAX_VARIABLES: usize = 250_000;
+
 /// How the SDK is set up. Build it from [`Config::default`] or [`Config::from_env`] and the
 /// chainable setters, then pass it to [`crate::init`].
 ///
@@ -71,6 +76,20 @@ pub struct Config {
     /// A suppressions file (`RACEWAY_SUPPRESSIONS`): findings it matches are left out of the
     /// shutdown report and counted in its summary. See [`crate::Suppressions`].
     pub suppressions: Option<PathBuf>,
+    /// Send a hot loop's consecutive accesses of one task to one variable (nothing else of the
+    /// task in between) to the server as one `StateChange` carrying their count in
+    /// `metadata.tags["raceway.count"]` (`RACEWAY_COALESCE_ACCESSES`). It changes no server
+    /// verdict on the run itself (the run races exactly when one of its accesses does) and keeps a
+    /// loop of a million increments from becoming a million-event parent chain. Default false: a
+    /// position handed out between two accesses of a run without an event (`Context::current`,
+    /// an outgoing request's headers) names an access that is merged away, which orphans the
+    /// other side's first event on the server (README, contract notes). The embedded analyzer
+    /// always sees every access.
+    pub coalesce_accesses: bool,
+    /// Most variables the embedded analyzer remembers; past it, the least recently used are
+    /// forgotten and counted in the report (races on them may then be missed, never invented).
+    /// Default 250,000 (about 85 MB of analysis state).
+    pub analyzer_max_variables: usize,
 }
 
 impl Default for Config {
@@ -95,6 +114,8 @@ impl Default for Config {
             analyze: None,
             exit_code_on_findings: None,
             suppressions: None,
+            coalesce_accesses: false,
+            analyzer_max_variables: DEFAULT_ANALYZER_MAX_VARIABLES,
         }
     }
 }
@@ -112,7 +133,7 @@ macro_rules! setters {
 
 impl Config {
     /// The defaults, overridden by `RACEWAY_URL`, `RACEWAY_SERVICE_NAME`, `RACEWAY_INSTANCE_ID`,
-    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG`, `RACEWAY_ENABLED`, `RACEWAY_ANALYZE`,
+    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG`, `RACEWAY_ENABLED`, `RACEWAY_ANALYZE`, `RACEWAY_COALESCE_ACCESSES`,
     /// `RACEWAY_EXITCODE` and `RACEWAY_SUPPRESSIONS`. (The last two are also read by [`crate::init`]
     /// when the configuration leaves them unset, like TSan's options.)
     ///
@@ -161,6 +182,9 @@ impl Config {
         }
         if let Some(v) = get("RACEWAY_SUPPRESSIONS") {
             c.suppressions = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("RACEWAY_COALESCE_ACCESSES") {
+            c.coalesce_accesses = parse_bool("RACEWAY_COALESCE_ACCESSES", &v)?;
         }
         Ok(c)
     }
@@ -228,6 +252,21 @@ impl Config {
         capture_args: bool,
         /// Sets how long shutdown may spend delivering.
         shutdown_timeout: Duration,
+        /// Turns the coalescing of hot loops' accesses on the way to the server on or off
+        /// (off, the default: every access is sent as its own event).
+        ///
+        /// ```
+        /// let config = raceway::Config::default().server_url("http://localhost:8080").coalesce_accesses(true);
+        /// assert!(config.coalesce_accesses);
+        /// ```
+        coalesce_accesses: bool,
+        /// Sets how many variables the embedded analyzer remembers (least recently used forgotten).
+        ///
+        /// ```
+        /// let config = raceway::Config::default().analyzer_max_variables(1_000_000);
+        /// assert_eq!(config.analyzer_max_variables, 1_000_000);
+        /// ```
+        analyzer_max_variables: usize,
     }
 
     /// Turns the embedded analyzer on or off, overriding the default (on without a server).
@@ -291,6 +330,9 @@ impl Config {
         if self.queue_capacity == 0 {
             return bad("queue_capacity", "must be at least 1");
         }
+        if self.analyzer_max_variables == 0 {
+            return bad("analyzer_max_variables", "must be at least 1");
+        }
         if self.max_batch_bytes < 1024 || self.max_batch_bytes > 2 * 1024 * 1024 - 1024 {
             return bad("max_batch_bytes", "must be between 1 KiB and just under the server's 2 MiB limit");
         }
@@ -326,6 +368,8 @@ impl fmt::Debug for Config {
             .field("analyze", &self.analyze)
             .field("exit_code_on_findings", &self.exit_code_on_findings)
             .field("suppressions", &self.suppressions)
+            .field("coalesce_accesses", &self.coalesce_accesses)
+            .field("analyzer_max_variables", &self.analyzer_max_variables)
             .finish()
     }
 }

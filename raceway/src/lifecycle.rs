@@ -150,7 +150,7 @@ fn sinks_for(config: &Config, process: &Process, dispatch: &Arc<Dispatch>) -> Re
     }
     // Last, so that a failing server sink above cannot leave a started analyzer behind.
     if config.analyzer_on() {
-        sinks.push(Box::new(crate::analyzer::AnalyzerSink::start()));
+        sinks.push(Box::new(crate::analyzer::AnalyzerSink::start(config.analyzer_max_variables)));
     }
     Ok(sinks)
 }

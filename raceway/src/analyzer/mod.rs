@@ -9,6 +9,10 @@
 //!   read-then-write pair, to find stale read-modify-writes across critical sections (see
 //!   `atomicity.rs`).
 //!
+//! - at most [`crate::Config::analyzer_max_variables`] variables: past it, the least recently
+//!   used are forgotten and counted (see [`Analyzer::observe`]); a forgotten variable's next
+//!   access starts it afresh, which can miss a race with what was forgotten but never invent one.
+//!
 //! Two accesses race when the server would say so (contract §3) — same variable, at least one
 //! write, different tasks, no happens-before, no common lock — with happens-before taken from the
 //! events' vector clocks (spawn, join, and propagated requests, across traces), and two
@@ -56,15 +60,36 @@ use std::sync::{Arc, Mutex};
 /// }
 /// assert_eq!(analyzer.report().races.len(), 1);
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Analyzer {
     locks: lockset::Locks,
-    vars: HashMap<Box<str>, VarState>,
+    /// Boxed: the table then holds two pointers per variable, and at the load factor the
+    /// table keeps, that is most of what a variable costs beyond its one access.
+    vars: HashMap<Box<str>, Box<VarState>>,
     order: order::LockOrder,
     findings: report::Builder,
     events: u64,
     accesses: u64,
     forgotten: u64,
+    /// Most variables remembered; past it the least recently used are forgotten.
+    max_variables: usize,
+    variables_forgotten: u64,
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Analyzer {
+            locks: Default::default(),
+            vars: HashMap::new(),
+            order: Default::default(),
+            findings: Default::default(),
+            events: 0,
+            accesses: 0,
+            forgotten: 0,
+            max_variables: crate::config::DEFAULT_ANALYZER_MAX_VARIABLES,
+            variables_forgotten: 0,
+        }
+    }
 }
 
 /// What the analyzer remembers of one variable.
@@ -72,6 +97,9 @@ pub struct Analyzer {
 struct VarState {
     shadow: shadow::Var,
     atomicity: atomicity::Var,
+    /// The analyzer's access count at the variable's last access: its place in the LRU order
+    /// (distinct for every variable, as each access has its own count).
+    used: u64,
 }
 
 /// Sizes of the analyzer's state, to show that memory follows variables and tasks, not events.
@@ -91,6 +119,28 @@ impl Analyzer {
     /// An analyzer that has seen nothing.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An analyzer remembering at most `max` variables (at least 1): past it, the least recently
+    /// used are forgotten, counted in [`Report::variables_forgotten`], and start afresh if they
+    /// come back (a race with what was forgotten can be missed, never invented).
+    ///
+    /// ```
+    /// let mut analyzer = raceway::Analyzer::with_max_variables(1_000);
+    /// let captured = raceway::testing::capture(|| {
+    ///     for i in 0..2_000 {
+    ///         raceway::track_write(format!("acct[{i}]"), &0, &1);
+    ///     }
+    /// });
+    /// for event in &captured.events {
+    ///     analyzer.observe(event);
+    /// }
+    /// let report = analyzer.report();
+    /// assert_eq!(report.variables, 2_000);
+    /// assert!(report.variables_forgotten >= 1_000);
+    /// ```
+    pub fn with_max_variables(max: usize) -> Self {
+        Analyzer { max_variables: max.max(1), ..Self::default() }
     }
 
     /// Analyses one event. Events must come in recording order (the order of a capture, or of
@@ -115,8 +165,14 @@ impl Analyzer {
                 let name = variable.as_str();
                 let var = match self.vars.get_mut(name) {
                     Some(v) => v,
-                    None => self.vars.entry(name.into()).or_default(),
+                    None => {
+                        if self.vars.len() >= self.max_variables {
+                            self.variables_forgotten += forget_least_recently_used(&mut self.vars);
+                        }
+                        self.vars.entry(name.into()).or_default()
+                    }
                 };
+                var.used = self.accesses;
                 let (locks, findings) = (&self.locks, &mut self.findings);
                 var.shadow.check(&access, &event.clock, locks, |earlier| findings.race(name, earlier, &access, locks));
                 // Before the insert: a read is compared with the writes remembered so far.
@@ -167,8 +223,11 @@ impl Analyzer {
 
     /// What has been found so far.
     pub fn report(&self) -> Report {
-        let mut report = self.findings.build(self.events, self.accesses, self.vars.len() as u64);
+        // A forgotten variable was seen: it counts (once more if it came back after).
+        let variables = self.vars.len() as u64 + self.variables_forgotten;
+        let mut report = self.findings.build(self.events, self.accesses, variables);
         report.forgotten = self.forgotten;
+        report.variables_forgotten = self.variables_forgotten;
         report
     }
 
@@ -184,6 +243,19 @@ impl Analyzer {
             report_groups: self.findings.groups(),
         }
     }
+}
+
+/// Forgets the eighth of the remembered variables used least recently and returns how many. One
+/// pass over the map (a selection of the oldest stamps, then a retain) per `max / 8` new
+/// variables: O(1) amortized per access, no per-access bookkeeping beyond one stamp, and exact
+/// LRU order (each variable's stamp is the count of its last access, distinct for each).
+#[cold]
+fn forget_least_recently_used(vars: &mut HashMap<Box<str>, Box<VarState>>) -> u64 {
+    let forget = (vars.len() / 8).max(1);
+    let mut stamps: Vec<u64> = vars.values().map(|v| v.used).collect();
+    let (_, &mut newest_forgotten, _) = stamps.select_nth_unstable(forget - 1);
+    vars.retain(|_, v| v.used > newest_forgotten);
+    forget as u64
 }
 
 /// Analyses `events` (in recording order) and returns the report.
@@ -213,8 +285,8 @@ struct Run {
 static RUN: Mutex<Option<Run>> = Mutex::new(None);
 
 /// A fresh analyzer for a new `init`, shared between the exporter's sink and [`report`].
-pub(crate) fn start_run() -> Arc<Mutex<Analyzer>> {
-    let analyzer = Arc::new(Mutex::new(Analyzer::new()));
+pub(crate) fn start_run(max_variables: usize) -> Arc<Mutex<Analyzer>> {
+    let analyzer = Arc::new(Mutex::new(Analyzer::with_max_variables(max_variables)));
     *RUN.lock().unwrap_or_else(|e| e.into_inner()) = Some(Run { analyzer: analyzer.clone(), live: true });
     analyzer
 }

@@ -12,8 +12,8 @@ pub(crate) struct AnalyzerSink {
 
 impl AnalyzerSink {
     /// A sink feeding a fresh analyzer, which [`crate::report`] and shutdown then read.
-    pub(crate) fn start() -> Self {
-        AnalyzerSink { analyzer: super::start_run() }
+    pub(crate) fn start(max_variables: usize) -> Self {
+        AnalyzerSink { analyzer: super::start_run(max_variables) }
     }
 }
 

@@ -15,6 +15,7 @@
 //! attempt sends as the same shared `Bytes`; a body is cut into halves, from the byte ranges of
 //! its events, only when the server answers 413 or 422.
 
+use super::coalesce::Coalescer;
 use super::wire::{self, Metadata};
 use crate::config::Config;
 use crate::error::Error;
@@ -49,6 +50,9 @@ pub(crate) struct HttpSink {
     /// memory the allocator has already handed out and the kernel has already mapped: a fresh
     /// megabyte costs a page fault per 4 KiB and a copy each time it grows.
     spare: Vec<Vec<u8>>,
+    /// Hot loops' runs of accesses held until they end (`coalesce.rs`); `None` when
+    /// `Config::coalesce_accesses` is off.
+    coalescer: Option<Coalescer>,
 }
 
 enum Outcome {
@@ -105,6 +109,7 @@ impl HttpSink {
             debug: config.debug,
             warned_auth: false,
             spare: Vec::new(),
+            coalescer: config.coalesce_accesses.then(Coalescer::default),
         })
     }
 
@@ -269,33 +274,76 @@ fn server_dropped(body: &str) -> u64 {
         .unwrap_or(0)
 }
 
-impl Sink for HttpSink {
-    fn deliver(&mut self, events: &[Event]) {
-        // Room for one event: what a request may carry, less the body's own brackets.
-        let room = self.max_bytes.saturating_sub(32);
+/// A request body being filled, and its size as accounted: 16 plus each event and a separator
+/// (an upper bound of the body's real length).
+struct Batch {
+    body: wire::Body,
+    bytes: usize,
+}
+
+impl HttpSink {
+    fn start_batch(&mut self) -> Batch {
         // Services named since the last batch get their metadata rendered, once.
         self.metadata.refresh();
         let buf = self.buffer();
-        let mut body = wire::Body::with_buffer(buf);
-        // The request size as accounted since the sink first capped it: 16 plus each event and a
-        // separator (an upper bound of the body's real length).
-        let mut bytes = 16;
-        for e in events {
-            let Some(len) = body.push(e, &self.metadata, room) else {
-                self.dispatch.queue.counters.rejected.fetch_add(1, Relaxed);
-                continue;
-            };
-            // The event just rendered would break a cap: the body before it goes out, and it
-            // starts the next one.
-            if body.len() > 1 && (body.len() > self.batch_size || bytes + len + 1 > self.max_bytes) {
-                let buf = self.buffer();
-                let next = body.split_last(buf);
-                self.send_body(std::mem::replace(&mut body, next));
-                bytes = 16;
-            }
-            bytes += len + 1;
+        Batch { body: wire::Body::with_buffer(buf), bytes: 16 }
+    }
+
+    /// Adds `e` (standing for `count` coalesced accesses) to `batch`, sending the body before it
+    /// when it would break a cap.
+    fn add(&mut self, batch: &mut Batch, e: &Event, count: u64) {
+        // Room for one event: what a request may carry, less the body's own brackets.
+        let room = self.max_bytes.saturating_sub(32);
+        if count > 1 {
+            self.dispatch.queue.counters.coalesced.fetch_add(count - 1, Relaxed);
         }
-        self.send_body(body);
+        let Some(len) = batch.body.push_counted(e, &self.metadata, room, count) else {
+            self.dispatch.queue.counters.rejected.fetch_add(1, Relaxed);
+            return;
+        };
+        // The event just rendered would break a cap: the body before it goes out, and it
+        // starts the next one.
+        let body = &mut batch.body;
+        if body.len() > 1 && (body.len() > self.batch_size || batch.bytes + len + 1 > self.max_bytes) {
+            let buf = self.buffer();
+            let next = batch.body.split_last(buf);
+            self.send_body(std::mem::replace(&mut batch.body, next));
+            batch.bytes = 16;
+        }
+        batch.bytes += len + 1;
+    }
+}
+
+impl Sink for HttpSink {
+    fn deliver(&mut self, events: &[Event]) {
+        let mut batch = self.start_batch();
+        match self.coalescer.take() {
+            Some(mut c) => {
+                let mut emit = |e: &Event, n: u64| self.add(&mut batch, e, n);
+                for e in events {
+                    c.push(e, &mut emit);
+                }
+                self.coalescer = Some(c);
+            }
+            None => {
+                for e in events {
+                    self.add(&mut batch, e, 1);
+                }
+            }
+        }
+        self.send_body(batch.body);
+    }
+
+    fn settle(&mut self) {
+        let Some(mut c) = self.coalescer.take() else { return };
+        let mut batch = self.start_batch();
+        c.drain(&mut |e: &Event, n: u64| self.add(&mut batch, e, n));
+        self.coalescer = Some(c);
+        self.send_body(batch.body);
+    }
+
+    fn finish(&mut self) {
+        self.settle();
     }
 }
 

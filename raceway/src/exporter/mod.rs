@@ -6,8 +6,11 @@
 //! | file | what |
 //! |---|---|
 //! | `http.rs` | [`HttpSink`]: batches in order, one request at a time, retries only what was not stored |
+//! | `coalesce.rs` | a hot loop's consecutive accesses of one task to one variable as one event with its count |
 //! | `wire/` | the server's JSON: event schema, body framing, JSON primitives, RFC 3339 |
 
+#[cfg(all(raceway_on, feature = "exporter"))]
+pub(crate) mod coalesce;
 #[cfg(all(raceway_on, feature = "exporter"))]
 mod http;
 pub(crate) mod wire;

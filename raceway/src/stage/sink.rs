@@ -10,6 +10,10 @@ use crate::event::Event;
 pub(crate) trait Sink: Send {
     /// Delivers `events`. Must honour `Dispatch::shutdown_deadline()` once it is set.
     fn deliver(&mut self, events: &[Event]);
+    /// Called after a round that had to hand over everything (a flush, the flush interval,
+    /// shutdown): a sink that holds events back (the exporter's coalesced runs) delivers them now,
+    /// so that `flush()` and the interval bound how long an event waits.
+    fn settle(&mut self) {}
     /// Called once when the delivery thread stops, after the last delivery.
     fn finish(&mut self) {}
 }

@@ -16,6 +16,7 @@ pub(crate) struct Counters {
     pub server_dropped: AtomicU64,
     pub retries: AtomicU64,
     pub batches: AtomicU64,
+    pub coalesced: AtomicU64,
 }
 
 /// A snapshot of the exporter's counters.
@@ -42,6 +43,10 @@ pub struct Stats {
     pub retries: u64,
     /// Requests that reached the server.
     pub batches: u64,
+    /// Access events sent inside another one: a hot loop's run of accesses goes out as one event
+    /// carrying its count (`Config::coalesce_accesses`), which is counted where it went
+    /// (`delivered`, ...) and the rest of its run here, so each recorded event is counted once.
+    pub coalesced: u64,
     /// Children spawned in `#[traced]` bodies whose join could no longer be recorded because
     /// more children were waiting for it than the registry keeps (4096; the oldest finished ones
     /// go first). Counted for the whole process.
@@ -59,6 +64,7 @@ impl Counters {
             server_dropped: l(&self.server_dropped),
             retries: l(&self.retries),
             batches: l(&self.batches),
+            coalesced: l(&self.coalesced),
             forgotten_children: l(&FORGOTTEN_CHILDREN),
         }
     }

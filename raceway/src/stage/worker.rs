@@ -67,6 +67,9 @@ impl Worker {
                 }
             }
             if due {
+                for sink in &mut self.sinks {
+                    sink.settle();
+                }
                 last_flush = Instant::now();
                 self.dispatch.flush_done(flush_gen);
             }

@@ -7,6 +7,10 @@
 #[cfg(raceway_on)]
 mod analyzer;
 #[cfg(raceway_on)]
+mod analyzer_lru;
+#[cfg(all(raceway_on, feature = "exporter"))]
+mod coalesce;
+#[cfg(raceway_on)]
 mod propagation;
 #[cfg(raceway_on)]
 mod wire;

@@ -155,6 +155,7 @@ impl Builder {
             unlisted: self.unlisted,
             forgotten: 0,
             suppressed: 0,
+            variables_forgotten: 0,
         }
     }
 

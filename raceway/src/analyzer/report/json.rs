@@ -51,6 +51,7 @@ impl Report {
             "variables": self.variables,
             "unlisted": self.unlisted,
             "forgotten": self.forgotten,
+            "variables_forgotten": self.variables_forgotten,
             "races": self.races.iter().map(|r| json!({
                 "variable": r.variable,
                 "variables": r.variables,

@@ -36,15 +36,21 @@ impl Body {
     /// Appends `e`; an event longer than `room` bytes is rendered again with its values omitted.
     /// Returns the event's length, or `None` (and adds nothing) when it is too long even then.
     pub(crate) fn push(&mut self, e: &Event, p: &Metadata, room: usize) -> Option<usize> {
+        self.push_counted(e, p, room, 1)
+    }
+
+    /// [`Body::push`] of an event that stands for `count` coalesced accesses (see
+    /// `exporter/coalesce.rs`; the count goes in its tags when above 1).
+    pub(crate) fn push_counted(&mut self, e: &Event, p: &Metadata, room: usize, count: u64) -> Option<usize> {
         let mark = self.buf.len();
         if !self.spans.is_empty() {
             self.buf.push(b',');
         }
         let start = self.buf.len();
-        write_event(&mut self.buf, e, p, false);
+        write_event(&mut self.buf, e, p, false, count);
         if self.buf.len() - start > room {
             self.buf.truncate(start);
-            write_event(&mut self.buf, e, p, true);
+            write_event(&mut self.buf, e, p, true, count);
         }
         if self.buf.len() - start > room {
             self.buf.truncate(mark);

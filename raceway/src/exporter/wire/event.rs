@@ -6,8 +6,10 @@ use crate::event::clock::Component;
 use crate::event::{Event, EventKind};
 
 /// Writes `event` as the server's JSON. With `omit_values`, captured values are replaced by size
-/// notes so an event with an enormous value still fits in a request.
-pub(crate) fn write_event(out: &mut Vec<u8>, e: &Event, p: &Metadata, omit_values: bool) {
+/// notes so an event with an enormous value still fits in a request. A `count` above 1 (a
+/// coalesced run of accesses, `exporter/coalesce.rs`) goes in `metadata.tags` as
+/// `"raceway.count"`: the server keeps tags as they are and denies no tag name.
+pub(crate) fn write_event(out: &mut Vec<u8>, e: &Event, p: &Metadata, omit_values: bool, count: u64) {
     push(out, "{\"id\":");
     uuid(out, e.id);
     push(out, ",\"trace_id\":");
@@ -26,7 +28,19 @@ pub(crate) fn write_event(out: &mut Vec<u8>, e: &Event, p: &Metadata, omit_value
     push(out, ",\"metadata\":{\"thread_id\":");
     service.thread_id(out, e.task);
     out.push(b',');
-    out.extend_from_slice(&service.fixed);
+    if count > 1 {
+        // `fixed` ends with the tags object: the count goes in before its closing brace.
+        let (head, _) = service.fixed.split_at(service.fixed.len() - 1);
+        out.extend_from_slice(head);
+        if !head.ends_with(b"{") {
+            out.push(b',');
+        }
+        push(out, "\"raceway.count\":\"");
+        write_u64(out, count);
+        push(out, "\"}");
+    } else {
+        out.extend_from_slice(&service.fixed);
+    }
     push(out, ",\"duration_ns\":");
     match e.duration_ns {
         Some(d) => write_u64(out, d),

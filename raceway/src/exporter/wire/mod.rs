@@ -29,7 +29,7 @@ pub(crate) fn to_json(events: &[Event], p: &Metadata) -> Vec<String> {
         .iter()
         .map(|e| {
             let mut s = Vec::with_capacity(512);
-            event::write_event(&mut s, e, p, false);
+            event::write_event(&mut s, e, p, false, 1);
             // Only whole UTF-8 text is ever written; lossy rather than a panic all the same.
             String::from_utf8(s).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
         })
