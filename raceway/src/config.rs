@@ -62,6 +62,15 @@ pub struct Config {
     /// Run the embedded race analyzer and print its report at shutdown (`RACEWAY_ANALYZE`).
     /// `None` (default): on when there is no `server_url`, off alongside a server.
     pub analyze: Option<bool>,
+    /// Where the analyzer writes its report as JSON at shutdown (`RACEWAY_REPORT_JSON`). `{pid}`
+    /// and `{service}` in the path are replaced, so parallel processes never overwrite each other.
+    pub report_json: Option<String>,
+    /// Where it writes SARIF 2.1.0, for GitHub code scanning (`RACEWAY_REPORT_SARIF`); same
+    /// placeholders.
+    pub report_sarif: Option<String>,
+    /// Where it writes the self-contained HTML report with a timeline per race
+    /// (`RACEWAY_REPORT_HTML`); same placeholders.
+    pub report_html: Option<String>,
 }
 
 impl Default for Config {
@@ -84,6 +93,9 @@ impl Default for Config {
             capture_args: true,
             shutdown_timeout: Duration::from_secs(5),
             analyze: None,
+            report_json: None,
+            report_sarif: None,
+            report_html: None,
         }
     }
 }
@@ -101,7 +113,8 @@ macro_rules! setters {
 
 impl Config {
     /// The defaults, overridden by `RACEWAY_URL`, `RACEWAY_SERVICE_NAME`, `RACEWAY_INSTANCE_ID`,
-    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG`, `RACEWAY_ENABLED` and `RACEWAY_ANALYZE`.
+    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG`, `RACEWAY_ENABLED`, `RACEWAY_ANALYZE`,
+    /// `RACEWAY_REPORT_JSON`, `RACEWAY_REPORT_SARIF` and `RACEWAY_REPORT_HTML`.
     ///
     /// Booleans accept `1/0`, `true/false`, `yes/no`, `on/off` (any case). Empty variables count
     /// as unset.
@@ -143,6 +156,9 @@ impl Config {
         if let Some(v) = get("RACEWAY_ANALYZE") {
             c.analyze = Some(parse_bool("RACEWAY_ANALYZE", &v)?);
         }
+        c.report_json = get("RACEWAY_REPORT_JSON");
+        c.report_sarif = get("RACEWAY_REPORT_SARIF");
+        c.report_html = get("RACEWAY_REPORT_HTML");
         Ok(c)
     }
 
@@ -225,6 +241,35 @@ impl Config {
         self
     }
 
+    /// Writes the report as JSON to `path` at shutdown (`{pid}` and `{service}` are replaced).
+    ///
+    /// ```
+    /// let config = raceway::Config::default()
+    ///     .report_json("target/raceway-{service}-{pid}.json")
+    ///     .report_sarif("target/raceway-{pid}.sarif")
+    ///     .report_html("target/raceway-{pid}.html");
+    /// assert_eq!(config.report_sarif.as_deref(), Some("target/raceway-{pid}.sarif"));
+    /// ```
+    #[must_use]
+    pub fn report_json(mut self, path: impl Into<String>) -> Self {
+        self.report_json = Some(path.into());
+        self
+    }
+
+    /// Writes the report as SARIF 2.1.0 to `path` at shutdown (see [`Config::report_json`]).
+    #[must_use]
+    pub fn report_sarif(mut self, path: impl Into<String>) -> Self {
+        self.report_sarif = Some(path.into());
+        self
+    }
+
+    /// Writes the HTML report to `path` at shutdown (see [`Config::report_json`]).
+    #[must_use]
+    pub fn report_html(mut self, path: impl Into<String>) -> Self {
+        self.report_html = Some(path.into());
+        self
+    }
+
     /// Whether `init` will run the embedded analyzer with this configuration.
     pub fn analyzer_on(&self) -> bool {
         self.analyze.unwrap_or(self.server_url.is_none())
@@ -277,6 +322,9 @@ impl fmt::Debug for Config {
             .field("capture_args", &self.capture_args)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("analyze", &self.analyze)
+            .field("report_json", &self.report_json)
+            .field("report_sarif", &self.report_sarif)
+            .field("report_html", &self.report_html)
             .finish()
     }
 }
@@ -310,8 +358,39 @@ pub(crate) fn capture_args() -> bool {
     CAPTURE_ARGS.load(Ordering::Relaxed)
 }
 
+/// The report files of the running configuration (read once, at shutdown).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ReportFiles {
+    pub json: Option<String>,
+    pub sarif: Option<String>,
+    pub html: Option<String>,
+    pub service: String,
+}
+
+static REPORT_FILES: std::sync::Mutex<Option<ReportFiles>> = std::sync::Mutex::new(None);
+
+#[cfg_attr(not(raceway_on), allow(dead_code))]
+/// Where the report goes at shutdown: the configuration's paths, else the environment's (so that
+/// `RACEWAY_REPORT_*` works with a `Config` built in code, as `RACEWAY_REPORT_JSON` always did).
+pub(crate) fn report_files() -> ReportFiles {
+    let set = REPORT_FILES.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    ReportFiles {
+        json: set.json.or_else(|| env("RACEWAY_REPORT_JSON")),
+        sarif: set.sarif.or_else(|| env("RACEWAY_REPORT_SARIF")),
+        html: set.html.or_else(|| env("RACEWAY_REPORT_HTML")),
+        service: if set.service.is_empty() { "unknown-service".into() } else { set.service },
+    }
+}
+
 /// Makes `config`'s hot-path settings the ones recording reads.
 pub(crate) fn apply_runtime_settings(config: &Config) {
+    *REPORT_FILES.lock().unwrap_or_else(|e| e.into_inner()) = Some(ReportFiles {
+        json: config.report_json.clone(),
+        sarif: config.report_sarif.clone(),
+        html: config.report_html.clone(),
+        service: config.service_name.clone(),
+    });
     MAX_VALUE_BYTES.store(config.max_value_bytes.max(16), Ordering::Relaxed);
     CAPTURE_ARGS.store(config.capture_args, Ordering::Relaxed);
 }

@@ -66,8 +66,8 @@ pub mod testing;
 mod tests;
 
 pub use analyzer::{
-    analyze, report, Analyzer, AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report,
-    Severity,
+    analyze, report, Analyzer, AtomicityViolation, Deadlock, HeldAcrossAwait, Lane, LockStep, Race, RaceAccess, Report,
+    Severity, Spawned, StackFrame, StepKind, Timeline, TimelineStep,
 };
 pub use config::Config;
 pub use context::{Context, EnterGuard, Instrumented};
@@ -85,7 +85,7 @@ pub use instrument::locks::{with_lock, with_rw_read, with_rw_write, HeldLock, Lo
 pub use instrument::sync;
 pub use instrument::task::{fork, thread, Forked, Joiner};
 #[cfg(feature = "tokio")]
-pub use instrument::task::{spawn, JoinHandle};
+pub use instrument::task::{spawn, spawn_named, JoinHandle};
 pub use instrument::track::{
     track_custom, track_database_query, track_database_result, track_error, track_error_with, track_http_request,
     track_http_request_with, track_http_response, track_http_response_with, track_lock_acquire, track_lock_release,

@@ -26,8 +26,12 @@ mod order;
 mod report;
 pub(crate) mod shadow;
 mod sink;
+mod tasks;
 
-pub use report::{AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report, Severity};
+pub use report::{
+    AtomicityViolation, Deadlock, HeldAcrossAwait, Lane, LockStep, Race, RaceAccess, Report, Severity, Spawned, StackFrame,
+    StepKind, Timeline, TimelineStep,
+};
 pub(crate) use sink::AnalyzerSink;
 
 use crate::event::{Event, EventKind};
@@ -58,6 +62,7 @@ pub struct Analyzer {
     vars: HashMap<Box<str>, VarState>,
     order: order::LockOrder,
     findings: report::Builder,
+    tasks: tasks::Tasks,
     events: u64,
     accesses: u64,
     forgotten: u64,
@@ -81,6 +86,7 @@ pub(crate) struct Footprint {
     pub locksets: usize,
     pub lock_edges: usize,
     pub report_groups: usize,
+    pub tasks_followed: usize,
 }
 
 impl Analyzer {
@@ -94,6 +100,8 @@ impl Analyzer {
     /// lookup and a scan of the few accesses the variable still remembers.
     pub fn observe(&mut self, event: &Event) {
         self.events += 1;
+        // Stacks, origins and windows first: an access's own event is in its task's window.
+        self.tasks.observe(self.events, event);
         match &event.kind {
             EventKind::StateChange { variable, old_value, new_value, location, access_type } => {
                 self.accesses += 1;
@@ -107,17 +115,20 @@ impl Analyzer {
                     new_value: new_value.clone(),
                     trace_id: event.trace_id,
                     event_id: event.id,
+                    context: self.tasks.context(event.task, self.events),
                 };
                 let name = variable.as_str();
                 let var = match self.vars.get_mut(name) {
                     Some(v) => v,
                     None => self.vars.entry(name.into()).or_default(),
                 };
-                let (locks, findings) = (&self.locks, &mut self.findings);
-                var.shadow.check(&access, &event.clock, locks, |earlier| findings.race(name, earlier, &access, locks));
+                let (locks, findings, tasks) = (&self.locks, &mut self.findings, &self.tasks);
+                var.shadow.check(&access, &event.clock, locks, |earlier| {
+                    findings.race(name, earlier, &access, locks, tasks)
+                });
                 // Before the insert: a read is compared with the writes remembered so far.
                 var.atomicity.observe(&access, &event.clock, locks, var.shadow.writes(), |found| {
-                    findings.atomicity(name, &found, locks)
+                    findings.atomicity(name, &found, locks, tasks)
                 });
                 self.forgotten += var.shadow.insert(access, &event.clock, locks);
             }
@@ -153,6 +164,7 @@ impl Analyzer {
                     function_at: *location,
                     task: event.task,
                     thread_id: event.task.thread_id(),
+                    task_name: self.tasks.name(event.task).map(|n| n.as_str().to_owned()),
                     trace_id: event.trace_id,
                     count: 1,
                 });
@@ -178,6 +190,7 @@ impl Analyzer {
             locksets: self.locks.lockset_count(),
             lock_edges: self.order.len(),
             report_groups: self.findings.groups(),
+            tasks_followed: self.tasks.len(),
         }
     }
 }
@@ -213,8 +226,8 @@ pub(crate) fn start_run() -> Arc<Mutex<Analyzer>> {
 }
 
 /// Called by `shutdown` after the exporter stopped: prints the report to stderr (in full when
-/// something was found, as one summary line otherwise) and writes it as JSON to the path in
-/// `RACEWAY_REPORT_JSON`, if set.
+/// something was found, as one summary line otherwise), writes the JSON, SARIF and HTML files
+/// configured (`RACEWAY_REPORT_*`), and under GitHub Actions prints annotations.
 pub(crate) fn finish_run() {
     let analyzer = {
         let mut run = RUN.lock().unwrap_or_else(|e| e.into_inner());
@@ -229,11 +242,7 @@ pub(crate) fn finish_run() {
     let report = analyzer.lock().unwrap_or_else(|e| e.into_inner()).report();
     eprint!("{report}");
     #[cfg(raceway_on)]
-    if let Some(path) = std::env::var_os("RACEWAY_REPORT_JSON").filter(|p| !p.is_empty()) {
-        if let Err(e) = std::fs::write(&path, report.to_json()) {
-            eprintln!("[raceway] could not write the JSON report to {}: {e}", std::path::Path::new(&path).display());
-        }
-    }
+    report::write_files(&report, &crate::config::report_files());
 }
 
 /// The embedded analyzer's findings so far (after delivering what is queued), or, after
