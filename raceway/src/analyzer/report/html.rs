@@ -204,11 +204,20 @@ fn access_row(h: &mut String, label: &str, a: &RaceAccess) {
         })
         .collect();
     let locks = if a.locks.is_empty() { "no lock held".to_owned() } else { format!("holding {}", esc(&a.locks.join(", "))) };
+    let value = if a.access_type.is_write() {
+        match a.old_value.to_string().as_str() {
+            "" | "null" => format!("wrote {}", a.new_value),
+            old => format!("{old} → {}", a.new_value),
+        }
+    } else {
+        format!("read {}", a.new_value)
+    };
     let _ = write!(
         h,
-        "<tr class=\"access\"><th>{label}</th><td><b>{}</b> at <span class=\"mono site\">{}</span><br><span class=\"why\">{locks}</span></td><td>{}</td><td><ul class=\"stack\">{}</ul></td><td><ul class=\"stack\">{}</ul></td></tr>\n",
+        "<tr class=\"access\"><th>{label}</th><td><strong>{}</strong> at <span class=\"mono site\">{}</span><br><span class=\"why\">{locks}; <span class=\"mono\">{}</span></span></td><td>{}</td><td><ul class=\"stack\">{}</ul></td><td><ul class=\"stack\">{}</ul></td></tr>\n",
         a.access_type.as_str(),
         esc(&a.location.to_string()),
+        esc(&value),
         esc(a.task_label()),
         if stack.is_empty() { "<li class=\"why\">(no traced function)</li>".to_owned() } else { stack },
         if origin.is_empty() { "<li class=\"why\">root task</li>".to_owned() } else { origin },
