@@ -56,7 +56,9 @@ fn a_race_between_two_traced_call_chains_shows_both_stacks_innermost_first_with_
         })
         .report;
         assert_eq!(report.races.len(), 1, "{report}");
-        let frames = |a: &RaceAccess| a.stack.iter().map(|f| (f.function.clone(), f.location.file, f.location.line)).collect::<Vec<_>>();
+        let frames = |a: &RaceAccess| {
+            a.stack.iter().map(|f| (f.function.clone(), f.location.file, f.location.line)).collect::<Vec<_>>()
+        };
         assert_eq!(
             frames(side(&report, "settler")),
             [
@@ -75,10 +77,8 @@ fn a_race_between_two_traced_call_chains_shows_both_stacks_innermost_first_with_
         assert!(text.contains(&format!("#0 post_entry {}:{}", file!(), line_of("fn post_entry()"))), "{text}");
         assert!(text.contains(&format!("#1 settle {}:{}", file!(), line_of("fn settle()"))), "{text}");
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
-        let stacks: Vec<&str> = ["first", "second"]
-            .iter()
-            .map(|s| json["races"][0][s]["stack"][0]["function"].as_str().unwrap())
-            .collect();
+        let stacks: Vec<&str> =
+            ["first", "second"].iter().map(|s| json["races"][0][s]["stack"][0]["function"].as_str().unwrap()).collect();
         assert!(stacks.contains(&"post_entry") && stacks.contains(&"audit_write"), "{json}");
     }
 }
@@ -114,10 +114,7 @@ fn a_task_spawned_by_a_task_spawned_by_the_root_shows_the_chain_of_spawns() {
             ]
         );
         let text = report.to_string();
-        assert!(
-            text.contains(&format!("task parent spawned at {}:{spawn_parent_line} by {root}", file!())),
-            "{text}"
-        );
+        assert!(text.contains(&format!("task parent spawned at {}:{spawn_parent_line} by {root}", file!())), "{text}");
     }
 }
 

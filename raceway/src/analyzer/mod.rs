@@ -29,8 +29,8 @@ mod sink;
 mod tasks;
 
 pub use report::{
-    AtomicityViolation, Deadlock, HeldAcrossAwait, Lane, LockStep, Race, RaceAccess, Report, Severity, Spawned, StackFrame,
-    StepKind, Timeline, TimelineStep,
+    AtomicityViolation, Deadlock, HeldAcrossAwait, Lane, LockStep, Race, RaceAccess, Report, Severity, Spawned,
+    StackFrame, StepKind, Timeline, TimelineStep,
 };
 pub(crate) use sink::AnalyzerSink;
 
@@ -123,9 +123,8 @@ impl Analyzer {
                     None => self.vars.entry(name.into()).or_default(),
                 };
                 let (locks, findings, tasks) = (&self.locks, &mut self.findings, &self.tasks);
-                var.shadow.check(&access, &event.clock, locks, |earlier| {
-                    findings.race(name, earlier, &access, locks, tasks)
-                });
+                var.shadow
+                    .check(&access, &event.clock, locks, |earlier| findings.race(name, earlier, &access, locks, tasks));
                 // Before the insert: a read is compared with the writes remembered so far.
                 var.atomicity.observe(&access, &event.clock, locks, var.shadow.writes(), |found| {
                     findings.atomicity(name, &found, locks, tasks)

@@ -210,3 +210,69 @@ pub(crate) fn frames(stack: &Option<Arc<Frame>>) -> impl Iterator<Item = &Frame>
 pub(crate) fn origins(origin: &Option<Arc<Origin>>) -> impl Iterator<Item = &Origin> {
     std::iter::successors(origin.as_deref(), |o| o.parent.as_deref())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::clock::Clock;
+    use crate::event::id::Uuid;
+
+    fn event(task: TaskId, kind: EventKind) -> Event {
+        Event {
+            id: Uuid::new_v4(),
+            trace_id: Uuid::new_v4(),
+            parent_id: None,
+            timestamp_ns: 0,
+            task,
+            kind,
+            duration_ns: None,
+            clock: Clock::new(task),
+            span_id: None,
+            upstream_span_id: None,
+        }
+    }
+
+    fn call(f: &'static str, line: u32) -> EventKind {
+        EventKind::FunctionCall {
+            function_name: Name::from_static(f),
+            module: "m",
+            args: crate::event::value::null(),
+            location: Location::new("f.rs", line, 1),
+        }
+    }
+
+    #[test]
+    fn memory_follows_live_tasks_and_caps_not_events() {
+        let mut tasks = Tasks::default();
+        let root = TaskId::next();
+        let mut seq = 0;
+        let mut next = |tasks: &mut Tasks, e: Event| {
+            seq += 1;
+            tasks.observe(seq, &e);
+        };
+        // Recursion deeper than the cap keeps MAX_DEPTH frames, and unwinds exactly.
+        for i in 0..(MAX_DEPTH as u32 + 10) {
+            next(&mut tasks, event(root, call("rec", i)));
+        }
+        assert_eq!(frames(&tasks.context(root, 0).stack).count(), MAX_DEPTH);
+        assert!(tasks.window(root).count() <= WINDOW);
+        // A hundred thousand spawned-and-joined tasks leave nothing behind.
+        for _ in 0..100_000 {
+            let child = TaskId::next();
+            let at = Location::new("f.rs", 1, 1);
+            next(&mut tasks, event(root, EventKind::AsyncSpawn { child, location: at, name: None }));
+            next(&mut tasks, event(child, call("work", 2)));
+            next(&mut tasks, event(root, EventKind::AsyncAwait { child, location: at }));
+        }
+        assert_eq!(tasks.len(), 1);
+        // Never-joined tasks stop at the cap.
+        for _ in 0..(MAX_TASKS + 100) {
+            let child = TaskId::next();
+            next(
+                &mut tasks,
+                event(root, EventKind::AsyncSpawn { child, location: Location::new("f.rs", 1, 1), name: None }),
+            );
+        }
+        assert_eq!(tasks.len(), MAX_TASKS);
+    }
+}

@@ -246,7 +246,13 @@ fn timeline(first: &shadow::Access, second: &shadow::Access, tasks: &Tasks) -> T
                 Step::Spawn(c) => (StepKind::Spawn, label(*c, tasks), lane_of(*c, &lanes)),
                 Step::Join(c) => (StepKind::Join, label(*c, tasks), lane_of(*c, &lanes)),
             };
-            let mark = if r.seq == s1 { 1 } else if r.seq == s2 { 2 } else { 0 };
+            let mark = if r.seq == s1 {
+                1
+            } else if r.seq == s2 {
+                2
+            } else {
+                0
+            };
             steps.push((r.seq, TimelineStep { lane: i, kind, subject, location: r.location, mark, other_lane: other }));
         }
     }

@@ -7,15 +7,18 @@ use crate::config::ReportFiles;
 /// nextest's one process per test) each write a file of their own.
 pub(crate) fn expand(template: &str, service: &str) -> String {
     // A service name becomes part of a file name: keep it to characters every file system takes.
-    let service: String =
-        service.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect();
+    let service: String = service
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .collect();
     template.replace("{pid}", &std::process::id().to_string()).replace("{service}", &service)
 }
 
 /// Writes every configured file; a file that cannot be written is reported on stderr, never a
 /// panic at shutdown.
 pub(crate) fn write_files(report: &Report, files: &ReportFiles) {
-    let outputs: [(&Option<String>, &str, fn(&Report) -> String); 3] = [
+    type Render = fn(&Report) -> String;
+    let outputs: [(&Option<String>, &str, Render); 3] = [
         (&files.json, "JSON", Report::to_json),
         (&files.sarif, "SARIF", Report::to_sarif),
         (&files.html, "HTML", Report::to_html),

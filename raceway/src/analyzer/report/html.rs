@@ -80,16 +80,16 @@ impl Report {
     /// ```
     pub fn to_html(&self) -> String {
         let mut h = String::new();
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Raceway report</title><style>{STYLE}</style></head><body>\n"
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Raceway report</title><style>{STYLE}</style></head><body>"
         );
-        let _ = write!(h, "<h1>Raceway report</h1><p class=\"summary\">{}</p>\n", esc(&self.summary()));
+        let _ = writeln!(h, "<h1>Raceway report</h1><p class=\"summary\">{}</p>", esc(&self.summary()));
         self.summary_table(&mut h);
         for (i, r) in self.races.iter().enumerate() {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<section class=\"finding race\" id=\"race-{n}\"><h2>race #{n}: <span class=\"{sev}\">{sev}</span> on <code>{var}</code> <span class=\"why\">(seen {count}×)</span></h2>\n",
+                "<section class=\"finding race\" id=\"race-{n}\"><h2>race #{n}: <span class=\"{sev}\">{sev}</span> on <code>{var}</code> <span class=\"why\">(seen {count}×)</span></h2>",
                 n = i + 1,
                 sev = r.severity.as_str(),
                 var = esc(&r.variable),
@@ -99,34 +99,34 @@ impl Report {
             access_row(&mut h, "first", &r.first);
             access_row(&mut h, "second", &r.second);
             h.push_str("</table>\n");
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<p class=\"why\">No spawn/join orders the two tasks and no common lock protects both accesses.{}</p>\n",
+                "<p class=\"why\">No spawn/join orders the two tasks and no common lock protects both accesses.{}</p>",
                 r.unordered_hint().map(|n| format!(" {}", esc(&n))).unwrap_or_default()
             );
             timeline_svg(&mut h, &r.timeline);
             h.push_str("</section>\n");
         }
         for (i, v) in self.atomicity.iter().enumerate() {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<section class=\"finding atomicity\"><h2>atomicity #{}: <span class=\"CRITICAL\">CRITICAL</span> stale read-modify-write on <code>{}</code></h2>\n<table><tr><th></th><th>access</th><th>task</th><th>logical stack (innermost first)</th><th>origin</th></tr>\n",
+                "<section class=\"finding atomicity\"><h2>atomicity #{}: <span class=\"CRITICAL\">CRITICAL</span> stale read-modify-write on <code>{}</code></h2>\n<table><tr><th></th><th>access</th><th>task</th><th>logical stack (innermost first)</th><th>origin</th></tr>",
                 i + 1,
                 esc(&v.variable)
             );
             access_row(&mut h, "read", &v.read);
             access_row(&mut h, "write", &v.write);
             access_row(&mut h, "other", &v.other);
-            let _ = write!(h, "</table><p class=\"why\">{}</p></section>\n", esc(&v.why()));
+            let _ = writeln!(h, "</table><p class=\"why\">{}</p></section>", esc(&v.why()));
         }
         for (i, d) in self.deadlocks.iter().enumerate() {
-            let _ = write!(h, "<section class=\"finding deadlock\"><h2>deadlock #{}: lock-order cycle through {}</h2><table><tr><th>task</th><th>held</th><th>then took</th></tr>\n",
+            let _ = writeln!(h, "<section class=\"finding deadlock\"><h2>deadlock #{}: lock-order cycle through {}</h2><table><tr><th>task</th><th>held</th><th>then took</th></tr>",
                 i + 1,
                 d.locks.iter().map(|l| format!("<code>{}</code>", esc(l))).collect::<Vec<_>>().join(", "));
             for s in &d.steps {
-                let _ = write!(
+                let _ = writeln!(
                     h,
-                    "<tr><td>{}</td><td><code>{}</code> at <span class=\"mono\">{}</span></td><td><code>{}</code> at <span class=\"mono\">{}</span></td></tr>\n",
+                    "<tr><td>{}</td><td><code>{}</code> at <span class=\"mono\">{}</span></td><td><code>{}</code> at <span class=\"mono\">{}</span></td></tr>",
                     esc(&s.thread_id),
                     esc(&s.held),
                     esc(&s.held_at.to_string()),
@@ -137,9 +137,9 @@ impl Report {
             h.push_str("</table></section>\n");
         }
         for (i, a) in self.held_across_await.iter().enumerate() {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<section class=\"finding held\"><h2>lock across await #{}: <span class=\"WARNING\">WARNING</span> <code>{}</code></h2><p>taken at <span class=\"mono\">{}</span>, held while <code>{}</code> awaited</p></section>\n",
+                "<section class=\"finding held\"><h2>lock across await #{}: <span class=\"WARNING\">WARNING</span> <code>{}</code></h2><p>taken at <span class=\"mono\">{}</span>, held while <code>{}</code> awaited</p></section>",
                 i + 1,
                 esc(&a.lock),
                 esc(&a.acquired_at.to_string()),
@@ -152,9 +152,9 @@ impl Report {
 
     fn summary_table(&self, h: &mut String) {
         let critical = self.races.iter().filter(|r| r.severity == super::Severity::Critical).count();
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<table class=\"totals\"><tr><th>races</th><th>critical</th><th>warning</th><th>potential deadlocks</th><th>stale read-modify-writes</th><th>locks held across .await</th><th>events</th><th>accesses</th><th>variables</th></tr>\n<tr><td>{}</td><td>{critical}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>\n",
+            "<table class=\"totals\"><tr><th>races</th><th>critical</th><th>warning</th><th>potential deadlocks</th><th>stale read-modify-writes</th><th>locks held across .await</th><th>events</th><th>accesses</th><th>variables</th></tr>\n<tr><td>{}</td><td>{critical}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
             self.races.len(),
             self.races.len() - critical,
             self.deadlocks.len(),
@@ -169,9 +169,9 @@ impl Report {
         }
         h.push_str("<table class=\"index\"><tr><th>#</th><th>severity</th><th>variable</th><th>first access</th><th>second access</th><th>seen</th></tr>\n");
         for (i, r) in self.races.iter().enumerate() {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><td><a href=\"#race-{n}\">{n}</a></td><td class=\"{sev}\">{sev}</td><td><code>{var}</code></td><td class=\"mono\">{a}</td><td class=\"mono\">{b}</td><td>{c}</td></tr>\n",
+                "<tr><td><a href=\"#race-{n}\">{n}</a></td><td class=\"{sev}\">{sev}</td><td><code>{var}</code></td><td class=\"mono\">{a}</td><td class=\"mono\">{b}</td><td>{c}</td></tr>",
                 n = i + 1,
                 sev = r.severity.as_str(),
                 var = esc(&r.variable),
@@ -189,7 +189,13 @@ fn access_row(h: &mut String, label: &str, a: &RaceAccess) {
         .stack
         .iter()
         .enumerate()
-        .map(|(i, f)| format!("<li>#{i} <code>{}</code> <span class=\"mono\">{}</span></li>", esc(&f.function), esc(&f.location.to_string())))
+        .map(|(i, f)| {
+            format!(
+                "<li>#{i} <code>{}</code> <span class=\"mono\">{}</span></li>",
+                esc(&f.function),
+                esc(&f.location.to_string())
+            )
+        })
         .collect();
     let origin: String = a
         .origin
@@ -203,7 +209,8 @@ fn access_row(h: &mut String, label: &str, a: &RaceAccess) {
             )
         })
         .collect();
-    let locks = if a.locks.is_empty() { "no lock held".to_owned() } else { format!("holding {}", esc(&a.locks.join(", "))) };
+    let locks =
+        if a.locks.is_empty() { "no lock held".to_owned() } else { format!("holding {}", esc(&a.locks.join(", "))) };
     let value = if a.access_type.is_write() {
         match a.old_value.to_string().as_str() {
             "" | "null" => format!("wrote {}", a.new_value),
@@ -212,9 +219,9 @@ fn access_row(h: &mut String, label: &str, a: &RaceAccess) {
     } else {
         format!("read {}", a.new_value)
     };
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<tr class=\"access\"><th>{label}</th><td><strong>{}</strong> at <span class=\"mono site\">{}</span><br><span class=\"why\">{locks}; <span class=\"mono\">{}</span></span></td><td>{}</td><td><ul class=\"stack\">{}</ul></td><td><ul class=\"stack\">{}</ul></td></tr>\n",
+        "<tr class=\"access\"><th>{label}</th><td><strong>{}</strong> at <span class=\"mono site\">{}</span><br><span class=\"why\">{locks}; <span class=\"mono\">{}</span></span></td><td>{}</td><td><ul class=\"stack\">{}</ul></td><td><ul class=\"stack\">{}</ul></td></tr>",
         a.access_type.as_str(),
         esc(&a.location.to_string()),
         esc(&value),
@@ -238,18 +245,18 @@ fn timeline_svg(h: &mut String, t: &Timeline) {
     let x = |i: usize| LABEL_W + col_w * (i as f64) + col_w / 2.0;
     let y = |lane: usize| TOP + LANE_H * (lane as f64) + LANE_H / 2.0;
     h.push_str("<div class=\"legend\"><span>● event</span><span style=\"color:#cf222e\">◉ racing access</span><span style=\"color:#0969da\">▬ lock held</span><span>→ spawn / join</span><span style=\"color:#cf222e\">┄ no happens-before edge</span></div>\n");
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<div class=\"scroll\"><svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\">\n<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#57606a\"/></marker></defs>\n"
+        "<div class=\"scroll\"><svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\">\n<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#57606a\"/></marker></defs>"
     );
-    let _ = write!(h, "<text x=\"{LABEL_W}\" y=\"18\" class=\"why\" fill=\"#57606a\">recording order →</text>\n");
+    let _ = writeln!(h, "<text x=\"{LABEL_W}\" y=\"18\" class=\"why\" fill=\"#57606a\">recording order →</text>");
     // Lanes.
     for (i, lane) in t.lanes.iter().enumerate() {
         let yy = y(i);
         let fill = if i % 2 == 0 { "#f6f8fa" } else { "#ffffff" };
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<rect x=\"0\" y=\"{:.0}\" width=\"{width:.0}\" height=\"{LANE_H:.0}\" fill=\"{fill}\"/><line x1=\"{LABEL_W:.0}\" y1=\"{yy:.0}\" x2=\"{:.0}\" y2=\"{yy:.0}\" stroke=\"#8c959f\" stroke-width=\"1.5\"/><text class=\"lane\" x=\"10\" y=\"{:.0}\"><title>{}</title>{}</text>\n",
+            "<rect x=\"0\" y=\"{:.0}\" width=\"{width:.0}\" height=\"{LANE_H:.0}\" fill=\"{fill}\"/><line x1=\"{LABEL_W:.0}\" y1=\"{yy:.0}\" x2=\"{:.0}\" y2=\"{yy:.0}\" stroke=\"#8c959f\" stroke-width=\"1.5\"/><text class=\"lane\" x=\"10\" y=\"{:.0}\"><title>{}</title>{}</text>",
             yy - LANE_H / 2.0,
             width - 20.0,
             yy + 4.0,
@@ -276,9 +283,9 @@ fn timeline_svg(h: &mut String, t: &Timeline) {
         bars.extend(open.into_iter().map(|(l, from)| (l, from, n - 1)));
         for (depth, (l, from, to)) in bars.into_iter().enumerate() {
             let by = y(lane) + 10.0 + 8.0 * (depth % 2) as f64;
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<rect x=\"{:.0}\" y=\"{by:.0}\" width=\"{:.0}\" height=\"6\" rx=\"3\" fill=\"#0969da\" opacity=\"0.55\"><title>{} held</title></rect><text class=\"lock\" x=\"{:.0}\" y=\"{:.0}\">{}</text>\n",
+                "<rect x=\"{:.0}\" y=\"{by:.0}\" width=\"{:.0}\" height=\"6\" rx=\"3\" fill=\"#0969da\" opacity=\"0.55\"><title>{} held</title></rect><text class=\"lock\" x=\"{:.0}\" y=\"{:.0}\">{}</text>",
                 x(from),
                 (x(to) - x(from)).max(6.0),
                 esc(l),
@@ -302,9 +309,9 @@ fn timeline_svg(h: &mut String, t: &Timeline) {
             }
             _ => continue,
         };
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<line x1=\"{:.0}\" y1=\"{:.0}\" x2=\"{:.0}\" y2=\"{:.0}\" stroke=\"#57606a\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>\n",
+            "<line x1=\"{:.0}\" y1=\"{:.0}\" x2=\"{:.0}\" y2=\"{:.0}\" stroke=\"#57606a\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>",
             from.0,
             from.1,
             to.0 - 3.0,
@@ -316,9 +323,9 @@ fn timeline_svg(h: &mut String, t: &Timeline) {
     if let (Some(a), Some(b)) = (marked(1), marked(2)) {
         let (ax, ay, bx, by) = (x(a), y(t.steps[a].lane), x(b), y(t.steps[b].lane));
         let mid = (ax + bx) / 2.0;
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<path d=\"M{ax:.0},{ay:.0} C{mid:.0},{ay:.0} {mid:.0},{by:.0} {bx:.0},{by:.0}\" fill=\"none\" stroke=\"#cf222e\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text class=\"gap\" x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\">✗ no happens-before edge</text>\n",
+            "<path d=\"M{ax:.0},{ay:.0} C{mid:.0},{ay:.0} {mid:.0},{by:.0} {bx:.0},{by:.0}\" fill=\"none\" stroke=\"#cf222e\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text class=\"gap\" x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\">✗ no happens-before edge</text>",
             mid,
             (ay + by) / 2.0 - 4.0
         );
@@ -337,26 +344,26 @@ fn timeline_svg(h: &mut String, t: &Timeline) {
         };
         let full = format!("{verb} {} at {}", s.subject, s.location);
         if s.mark != 0 {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<circle class=\"access access-{m}\" cx=\"{cx:.0}\" cy=\"{cy:.0}\" r=\"11\" fill=\"#cf222e\"><title>{}</title></circle><text x=\"{cx:.0}\" y=\"{:.0}\" text-anchor=\"middle\" style=\"fill:#fff;stroke:none;font-weight:700\">{m}</text>\n",
+                "<circle class=\"access access-{m}\" cx=\"{cx:.0}\" cy=\"{cy:.0}\" r=\"11\" fill=\"#cf222e\"><title>{}</title></circle><text x=\"{cx:.0}\" y=\"{:.0}\" text-anchor=\"middle\" style=\"fill:#fff;stroke:none;font-weight:700\">{m}</text>",
                 esc(&full),
                 cy + 4.0,
                 m = s.mark
             );
         } else {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<circle cx=\"{cx:.0}\" cy=\"{cy:.0}\" r=\"5\" fill=\"{color}\"><title>{}</title></circle>\n",
+                "<circle cx=\"{cx:.0}\" cy=\"{cy:.0}\" r=\"5\" fill=\"{color}\"><title>{}</title></circle>",
                 esc(&full)
             );
         }
         // Labels alternate above the lane line so that neighbours do not overlap.
         let ly = cy - 16.0 - 13.0 * (i % 3) as f64;
         let weight = if s.mark != 0 { "font-weight:700;fill:#cf222e" } else { "" };
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<text x=\"{cx:.0}\" y=\"{ly:.0}\" text-anchor=\"middle\" style=\"{weight}\">{} {}<title>{}</title></text><text x=\"{cx:.0}\" y=\"{:.0}\" text-anchor=\"middle\" style=\"fill:#6e7781;font-size:10px\">{}</text>\n",
+            "<text x=\"{cx:.0}\" y=\"{ly:.0}\" text-anchor=\"middle\" style=\"{weight}\">{} {}<title>{}</title></text><text x=\"{cx:.0}\" y=\"{:.0}\" text-anchor=\"middle\" style=\"fill:#6e7781;font-size:10px\">{}</text>",
             verb,
             esc(&short(&s.subject, 16)),
             esc(&full),

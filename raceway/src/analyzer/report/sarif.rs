@@ -123,9 +123,7 @@ impl Report {
                 "relatedLocations": [related(1, &h.function_at, format!("`{}` awaited with the guard held", h.function))],
             }));
         }
-        let rule = |id: &str, name: &str, text: &str| {
-            json!({"id": id, "name": name, "shortDescription": {"text": text}, "helpUri": "https://github.com/mode7labs/raceway"})
-        };
+        let rule = |id: &str, name: &str, text: &str| json!({"id": id, "name": name, "shortDescription": {"text": text}, "helpUri": "https://github.com/mode7labs/raceway"});
         json!({
             "$schema": SCHEMA,
             "version": "2.1.0",

@@ -155,7 +155,13 @@ impl fmt::Display for Report {
             writeln!(f)?;
             let times = if h.count == 1 { "once".to_owned() } else { format!("{} times", h.count) };
             writeln!(f, "lock across await #{}: WARNING `{}` held across an .await (seen {times})", i + 1, h.lock)?;
-            writeln!(f, "  acquired: {} at {}, task {}", h.lock_type.as_str(), h.acquired_at, h.task_name.as_deref().unwrap_or(&h.thread_id))?;
+            writeln!(
+                f,
+                "  acquired: {} at {}, task {}",
+                h.lock_type.as_str(),
+                h.acquired_at,
+                h.task_name.as_deref().unwrap_or(&h.thread_id)
+            )?;
             writeln!(
                 f,
                 "  awaited:  in `{}` ({}), which returned Pending with the guard held",
