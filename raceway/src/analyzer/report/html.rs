@@ -239,8 +239,8 @@ const TOP: f64 = 44.0;
 
 fn timeline_svg(h: &mut String, t: &Timeline) {
     let n = t.steps.len().max(1);
-    let col_w = ((FIT_W - LABEL_W - 40.0) / n as f64).clamp(66.0, 110.0);
-    let width = LABEL_W + col_w * (n as f64) + 40.0;
+    let col_w = ((FIT_W - LABEL_W - 90.0) / n as f64).clamp(66.0, 110.0);
+    let width = LABEL_W + col_w * (n as f64) + 90.0;
     let height = TOP + LANE_H * t.lanes.len() as f64 + 10.0;
     let x = |i: usize| LABEL_W + col_w * (i as f64) + col_w / 2.0;
     let y = |lane: usize| TOP + LANE_H * (lane as f64) + LANE_H / 2.0;
@@ -318,18 +318,6 @@ fn timeline_svg(h: &mut String, t: &Timeline) {
             to.1 + if to.1 > from.1 { -6.0 } else { 6.0 }
         );
     }
-    // The missing edge between the two accesses.
-    let marked = |m: u8| t.steps.iter().position(|s| s.mark == m);
-    if let (Some(a), Some(b)) = (marked(1), marked(2)) {
-        let (ax, ay, bx, by) = (x(a), y(t.steps[a].lane), x(b), y(t.steps[b].lane));
-        let mid = (ax + bx) / 2.0;
-        let _ = writeln!(
-            h,
-            "<path d=\"M{ax:.0},{ay:.0} C{mid:.0},{ay:.0} {mid:.0},{by:.0} {bx:.0},{by:.0}\" fill=\"none\" stroke=\"#cf222e\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text class=\"gap\" x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\">✗ no happens-before edge</text>",
-            mid,
-            (ay + by) / 2.0 - 4.0
-        );
-    }
     // The events.
     for (i, s) in t.steps.iter().enumerate() {
         let (cx, cy) = (x(i), y(s.lane));
@@ -369,6 +357,18 @@ fn timeline_svg(h: &mut String, t: &Timeline) {
             esc(&full),
             cy + 50.0,
             esc(&site(&s.location))
+        );
+    }
+    // The missing edge between the two accesses, drawn last so that its label stays readable.
+    let marked = |m: u8| t.steps.iter().position(|s| s.mark == m);
+    if let (Some(a), Some(b)) = (marked(1), marked(2)) {
+        let (ax, ay, bx, by) = (x(a), y(t.steps[a].lane), x(b), y(t.steps[b].lane));
+        let mid = (ax + bx) / 2.0;
+        let _ = writeln!(
+            h,
+            "<path d=\"M{ax:.0},{ay:.0} C{mid:.0},{ay:.0} {mid:.0},{by:.0} {bx:.0},{by:.0}\" fill=\"none\" stroke=\"#cf222e\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text class=\"gap\" x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\">✗ no happens-before edge</text>",
+            mid,
+            (ay + by) / 2.0 - 4.0
         );
     }
     h.push_str("</svg></div>\n");
