@@ -101,7 +101,7 @@ impl Analyzer {
     pub fn observe(&mut self, event: &Event) {
         self.events += 1;
         // Stacks, origins and windows first: an access's own event is in its task's window.
-        self.tasks.observe(self.events, event);
+        let context = self.tasks.observe(self.events, event);
         match &event.kind {
             EventKind::StateChange { variable, old_value, new_value, location, access_type } => {
                 self.accesses += 1;
@@ -115,7 +115,7 @@ impl Analyzer {
                     new_value: new_value.clone(),
                     trace_id: event.trace_id,
                     event_id: event.id,
-                    context: self.tasks.context(event.task, self.events),
+                    context,
                 };
                 let name = variable.as_str();
                 let var = match self.vars.get_mut(name) {

@@ -17,7 +17,27 @@ use crate::event::location::Location;
 use crate::event::name::Name;
 use crate::event::{Event, EventKind};
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
+
+/// Task ids are counters: one multiply spreads them well enough for a map, and this map is
+/// looked up on every event (SipHash made the analyzer a third slower).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 /// Most frames kept per stack; deeper calls are counted and not shown.
 pub(crate) const MAX_DEPTH: usize = 64;
@@ -89,12 +109,13 @@ struct Task {
 /// The live tasks.
 #[derive(Debug, Default)]
 pub(crate) struct Tasks {
-    tasks: HashMap<TaskId, Task>,
+    tasks: HashMap<TaskId, Task, BuildHasherDefault<IdHasher>>,
 }
 
 impl Tasks {
-    /// Follows `event` (number `seq`): stacks, spawns, joins, and the windows.
-    pub(crate) fn observe(&mut self, seq: u64, event: &Event) {
+    /// Follows `event` (number `seq`): stacks, spawns, joins, and the windows. For an access,
+    /// returns its context (from the same lookup: this runs on every event).
+    pub(crate) fn observe(&mut self, seq: u64, event: &Event) -> Context {
         let step = match &event.kind {
             EventKind::StateChange { variable, location, access_type, .. } => {
                 let v = variable.clone();
@@ -133,7 +154,7 @@ impl Tasks {
                         }
                     }
                 }
-                return;
+                return Context::default();
             }
             EventKind::AsyncSpawn { child, location, name } => {
                 let parent = self.task(event.task).and_then(|t| t.origin.clone());
@@ -157,31 +178,40 @@ impl Tasks {
                 self.tasks.remove(child);
                 (Step::Join(*child), *location)
             }
-            _ => return,
+            _ => return Context::default(),
         };
-        if let Some(t) = self.task(event.task) {
-            if t.window.len() == WINDOW {
-                t.window.pop_front();
+        let access = matches!(step.0, Step::Read(_) | Step::Write(_));
+        match self.task(event.task) {
+            Some(t) => {
+                if t.window.len() == WINDOW {
+                    t.window.pop_front();
+                }
+                t.window.push_back(Recent { seq, step: step.0, location: step.1 });
+                if access {
+                    Context { stack: t.stack.clone(), origin: t.origin.clone(), seq }
+                } else {
+                    Context::default()
+                }
             }
-            t.window.push_back(Recent { seq, step: step.0, location: step.1 });
+            None => Context { seq, ..Context::default() },
         }
     }
 
     /// The entry of `task`, created for a task seen first now (a root, or one spawned outside
     /// raceway) while there is room.
     fn task(&mut self, task: TaskId) -> Option<&mut Task> {
-        if !self.tasks.contains_key(&task) && self.tasks.len() >= MAX_TASKS {
-            return None;
+        // One hash in the common case (room left), two only when the map is full.
+        if self.tasks.len() < MAX_TASKS {
+            Some(self.tasks.entry(task).or_default())
+        } else {
+            self.tasks.get_mut(&task)
         }
-        Some(self.tasks.entry(task).or_default())
     }
 
-    /// The context of an access `task` makes now.
-    pub(crate) fn context(&self, task: TaskId, seq: u64) -> Context {
-        match self.tasks.get(&task) {
-            Some(t) => Context { stack: t.stack.clone(), origin: t.origin.clone(), seq },
-            None => Context { seq, ..Context::default() },
-        }
+    /// The stack of `task` now (for tests).
+    #[cfg(test)]
+    pub(crate) fn stack(&self, task: TaskId) -> Option<Arc<Frame>> {
+        self.tasks.get(&task).and_then(|t| t.stack.clone())
     }
 
     /// The recent events of `task` (oldest first).
@@ -254,7 +284,7 @@ mod tests {
         for i in 0..(MAX_DEPTH as u32 + 10) {
             next(&mut tasks, event(root, call("rec", i)));
         }
-        assert_eq!(frames(&tasks.context(root, 0).stack).count(), MAX_DEPTH);
+        assert_eq!(frames(&tasks.stack(root)).count(), MAX_DEPTH);
         assert!(tasks.window(root).count() <= WINDOW);
         // A hundred thousand spawned-and-joined tasks leave nothing behind.
         for _ in 0..100_000 {
