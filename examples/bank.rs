@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --example bank             # two concurrent transfers lose an update
 //! cargo run --example bank -- --fixed  # the same transfers, serialised by one lock
+//! RACEWAY_REPORT_HTML=bank.html cargo run --example bank  # also the report as a page
 //! ```
 //!
 //! No server is needed: without a `server_url` the embedded analyzer prints its race report when
@@ -65,8 +66,9 @@ async fn main() -> Result<(), raceway::Error> {
         "{} bank: alice has 100; she sends 30 to bob and 50 to carol at the same time",
         if fixed { "Fixed" } else { "Racy" }
     );
-    let to_bob = raceway::spawn(transfer(bank.clone(), "alice", "bob", 30, fixed));
-    let to_carol = raceway::spawn(transfer(bank.clone(), "alice", "carol", 50, fixed));
+    // Named tasks: the report says `to-bob` rather than a generated `bank-<pid>-task-<n>`.
+    let to_bob = raceway::spawn_named("to-bob", transfer(bank.clone(), "alice", "bob", 30, fixed));
+    let to_carol = raceway::spawn_named("to-carol", transfer(bank.clone(), "alice", "carol", 50, fixed));
     to_bob.await.expect("transfer to bob");
     to_carol.await.expect("transfer to carol");
 

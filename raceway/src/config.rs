@@ -90,6 +90,15 @@ pub struct Config {
     /// forgotten and counted in the report (races on them may then be missed, never invented).
     /// Default 250,000 (about 85 MB of analysis state).
     pub analyzer_max_variables: usize,
+    /// Where the analyzer writes its report as JSON at shutdown (`RACEWAY_REPORT_JSON`). `{pid}`
+    /// and `{service}` in the path are replaced, so parallel processes never overwrite each other.
+    pub report_json: Option<String>,
+    /// Where it writes SARIF 2.1.0, for GitHub code scanning (`RACEWAY_REPORT_SARIF`); same
+    /// placeholders.
+    pub report_sarif: Option<String>,
+    /// Where it writes the self-contained HTML report with a timeline per race
+    /// (`RACEWAY_REPORT_HTML`); same placeholders.
+    pub report_html: Option<String>,
 }
 
 impl Default for Config {
@@ -116,6 +125,9 @@ impl Default for Config {
             suppressions: None,
             coalesce_accesses: false,
             analyzer_max_variables: DEFAULT_ANALYZER_MAX_VARIABLES,
+            report_json: None,
+            report_sarif: None,
+            report_html: None,
         }
     }
 }
@@ -133,9 +145,10 @@ macro_rules! setters {
 
 impl Config {
     /// The defaults, overridden by `RACEWAY_URL`, `RACEWAY_SERVICE_NAME`, `RACEWAY_INSTANCE_ID`,
-    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG`, `RACEWAY_ENABLED`, `RACEWAY_ANALYZE`, `RACEWAY_COALESCE_ACCESSES`,
-    /// `RACEWAY_EXITCODE` and `RACEWAY_SUPPRESSIONS`. (The last two are also read by [`crate::init`]
-    /// when the configuration leaves them unset, like TSan's options.)
+    /// `RACEWAY_ENVIRONMENT`, `RACEWAY_API_KEY`, `RACEWAY_DEBUG`, `RACEWAY_ENABLED`, `RACEWAY_ANALYZE`,
+    /// `RACEWAY_COALESCE_ACCESSES`, `RACEWAY_REPORT_JSON`, `RACEWAY_REPORT_SARIF`, `RACEWAY_REPORT_HTML`,
+    /// `RACEWAY_EXITCODE` and `RACEWAY_SUPPRESSIONS`. (The last five are also read at `init` or
+    /// shutdown when the configuration leaves them unset, like TSan's options.)
     ///
     /// Booleans accept `1/0`, `true/false`, `yes/no`, `on/off` (any case). Empty variables count
     /// as unset.
@@ -186,6 +199,9 @@ impl Config {
         if let Some(v) = get("RACEWAY_COALESCE_ACCESSES") {
             c.coalesce_accesses = parse_bool("RACEWAY_COALESCE_ACCESSES", &v)?;
         }
+        c.report_json = get("RACEWAY_REPORT_JSON");
+        c.report_sarif = get("RACEWAY_REPORT_SARIF");
+        c.report_html = get("RACEWAY_REPORT_HTML");
         Ok(c)
     }
 
@@ -311,6 +327,35 @@ impl Config {
         self
     }
 
+    /// Writes the report as JSON to `path` at shutdown (`{pid}` and `{service}` are replaced).
+    ///
+    /// ```
+    /// let config = raceway::Config::default()
+    ///     .report_json("target/raceway-{service}-{pid}.json")
+    ///     .report_sarif("target/raceway-{pid}.sarif")
+    ///     .report_html("target/raceway-{pid}.html");
+    /// assert_eq!(config.report_sarif.as_deref(), Some("target/raceway-{pid}.sarif"));
+    /// ```
+    #[must_use]
+    pub fn report_json(mut self, path: impl Into<String>) -> Self {
+        self.report_json = Some(path.into());
+        self
+    }
+
+    /// Writes the report as SARIF 2.1.0 to `path` at shutdown (see [`Config::report_json`]).
+    #[must_use]
+    pub fn report_sarif(mut self, path: impl Into<String>) -> Self {
+        self.report_sarif = Some(path.into());
+        self
+    }
+
+    /// Writes the HTML report to `path` at shutdown (see [`Config::report_json`]).
+    #[must_use]
+    pub fn report_html(mut self, path: impl Into<String>) -> Self {
+        self.report_html = Some(path.into());
+        self
+    }
+
     /// Whether `init` will run the embedded analyzer with this configuration.
     pub fn analyzer_on(&self) -> bool {
         self.analyze.unwrap_or(self.server_url.is_none())
@@ -370,6 +415,9 @@ impl fmt::Debug for Config {
             .field("suppressions", &self.suppressions)
             .field("coalesce_accesses", &self.coalesce_accesses)
             .field("analyzer_max_variables", &self.analyzer_max_variables)
+            .field("report_json", &self.report_json)
+            .field("report_sarif", &self.report_sarif)
+            .field("report_html", &self.report_html)
             .finish()
     }
 }
@@ -409,8 +457,39 @@ pub(crate) fn capture_args() -> bool {
     CAPTURE_ARGS.load(Ordering::Relaxed)
 }
 
+/// The report files of the running configuration (read once, at shutdown).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ReportFiles {
+    pub json: Option<String>,
+    pub sarif: Option<String>,
+    pub html: Option<String>,
+    pub service: String,
+}
+
+static REPORT_FILES: std::sync::Mutex<Option<ReportFiles>> = std::sync::Mutex::new(None);
+
+#[cfg_attr(not(raceway_on), allow(dead_code))]
+/// Where the report goes at shutdown: the configuration's paths, else the environment's (so that
+/// `RACEWAY_REPORT_*` works with a `Config` built in code, as `RACEWAY_REPORT_JSON` always did).
+pub(crate) fn report_files() -> ReportFiles {
+    let set = REPORT_FILES.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    ReportFiles {
+        json: set.json.or_else(|| env("RACEWAY_REPORT_JSON")),
+        sarif: set.sarif.or_else(|| env("RACEWAY_REPORT_SARIF")),
+        html: set.html.or_else(|| env("RACEWAY_REPORT_HTML")),
+        service: if set.service.is_empty() { "unknown-service".into() } else { set.service },
+    }
+}
+
 /// Makes `config`'s hot-path settings the ones recording reads.
 pub(crate) fn apply_runtime_settings(config: &Config) {
+    *REPORT_FILES.lock().unwrap_or_else(|e| e.into_inner()) = Some(ReportFiles {
+        json: config.report_json.clone(),
+        sarif: config.report_sarif.clone(),
+        html: config.report_html.clone(),
+        service: config.service_name.clone(),
+    });
     MAX_VALUE_BYTES.store(config.max_value_bytes.max(16), Ordering::Relaxed);
     CAPTURE_ARGS.store(config.capture_args, Ordering::Relaxed);
 }

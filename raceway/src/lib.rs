@@ -67,8 +67,8 @@ pub mod testing;
 mod tests;
 
 pub use analyzer::{
-    analyze, report, Analyzer, AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report,
-    Severity, Suppressions,
+    analyze, report, Analyzer, AtomicityViolation, Deadlock, HeldAcrossAwait, Lane, LockStep, Race, RaceAccess, Report,
+    Severity, Spawned, StackFrame, StepKind, Suppressions, Timeline, TimelineStep,
 };
 pub use config::Config;
 pub use context::{Context, EnterGuard, Instrumented};
@@ -86,7 +86,7 @@ pub use instrument::locks::{with_lock, with_rw_read, with_rw_write, HeldLock, Lo
 pub use instrument::sync;
 pub use instrument::task::{fork, thread, Forked, Joiner};
 #[cfg(feature = "tokio")]
-pub use instrument::task::{spawn, JoinHandle};
+pub use instrument::task::{spawn, spawn_named, JoinHandle};
 #[cfg(feature = "tracing")]
 pub use instrument::tracing_layer as tracing;
 pub use instrument::track::{

@@ -32,9 +32,11 @@ mod order;
 mod report;
 pub(crate) mod shadow;
 mod sink;
+mod tasks;
 
 pub use report::{
-    AtomicityViolation, Deadlock, HeldAcrossAwait, LockStep, Race, RaceAccess, Report, Severity, Suppressions,
+    AtomicityViolation, Deadlock, HeldAcrossAwait, Lane, LockStep, Race, RaceAccess, Report, Severity, Spawned,
+    StackFrame, StepKind, Suppressions, Timeline, TimelineStep,
 };
 pub(crate) use sink::AnalyzerSink;
 
@@ -68,6 +70,7 @@ pub struct Analyzer {
     vars: HashMap<Box<str>, Box<VarState>>,
     order: order::LockOrder,
     findings: report::Builder,
+    tasks: tasks::Tasks,
     events: u64,
     accesses: u64,
     forgotten: u64,
@@ -113,6 +116,7 @@ pub(crate) struct Footprint {
     pub locksets: usize,
     pub lock_edges: usize,
     pub report_groups: usize,
+    pub tasks_followed: usize,
 }
 
 impl Analyzer {
@@ -148,6 +152,8 @@ impl Analyzer {
     /// lookup and a scan of the few accesses the variable still remembers.
     pub fn observe(&mut self, event: &Event) {
         self.events += 1;
+        // Stacks, origins and windows first: an access's own event is in its task's window.
+        let context = self.tasks.observe(self.events, event);
         match &event.kind {
             EventKind::StateChange { variable, old_value, new_value, location, access_type } => {
                 self.accesses += 1;
@@ -161,6 +167,7 @@ impl Analyzer {
                     new_value: new_value.clone(),
                     trace_id: event.trace_id,
                     event_id: event.id,
+                    context,
                 };
                 let name = variable.as_str();
                 let var = match self.vars.get_mut(name) {
@@ -173,11 +180,12 @@ impl Analyzer {
                     }
                 };
                 var.used = self.accesses;
-                let (locks, findings) = (&self.locks, &mut self.findings);
-                var.shadow.check(&access, &event.clock, locks, |earlier| findings.race(name, earlier, &access, locks));
+                let (locks, findings, tasks) = (&self.locks, &mut self.findings, &self.tasks);
+                var.shadow
+                    .check(&access, &event.clock, locks, |earlier| findings.race(name, earlier, &access, locks, tasks));
                 // Before the insert: a read is compared with the writes remembered so far.
                 var.atomicity.observe(&access, &event.clock, locks, var.shadow.writes(), |found| {
-                    findings.atomicity(name, &found, locks)
+                    findings.atomicity(name, &found, locks, tasks)
                 });
                 self.forgotten += var.shadow.insert(access, &event.clock, locks);
             }
@@ -213,6 +221,7 @@ impl Analyzer {
                     function_at: *location,
                     task: event.task,
                     thread_id: event.task.thread_id(),
+                    task_name: self.tasks.name(event.task).map(|n| n.as_str().to_owned()),
                     trace_id: event.trace_id,
                     count: 1,
                 });
@@ -241,6 +250,7 @@ impl Analyzer {
             locksets: self.locks.lockset_count(),
             lock_edges: self.order.len(),
             report_groups: self.findings.groups(),
+            tasks_followed: self.tasks.len(),
         }
     }
 }
@@ -293,8 +303,8 @@ pub(crate) fn start_run(max_variables: usize) -> Arc<Mutex<Analyzer>> {
 
 /// Called by `shutdown` after the exporter stopped: takes out what `suppressions` hide, prints
 /// the report to stderr (in full when something was found, as one summary line otherwise), names
-/// the suppression lines that matched nothing, and writes the report as JSON to the path in
-/// `RACEWAY_REPORT_JSON`, if set. Returns whether findings remain (for the exit status).
+/// the suppression lines that matched nothing, writes the JSON, SARIF and HTML files configured
+/// (`RACEWAY_REPORT_*`), and under GitHub Actions prints annotations. Returns whether findings remain (for the exit status).
 pub(crate) fn finish_run(suppressions: &Suppressions) -> bool {
     let analyzer = {
         let mut run = RUN.lock().unwrap_or_else(|e| e.into_inner());
@@ -316,11 +326,7 @@ pub(crate) fn finish_run(suppressions: &Suppressions) -> bool {
     #[cfg(feature = "tracing")]
     as_tracing::emit(&report);
     #[cfg(raceway_on)]
-    if let Some(path) = std::env::var_os("RACEWAY_REPORT_JSON").filter(|p| !p.is_empty()) {
-        if let Err(e) = std::fs::write(&path, report.to_json()) {
-            eprintln!("[raceway] could not write the JSON report to {}: {e}", std::path::Path::new(&path).display());
-        }
-    }
+    report::write_files(&report, &crate::config::report_files());
     !report.is_clean()
 }
 

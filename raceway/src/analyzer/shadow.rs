@@ -41,6 +41,8 @@ pub(crate) struct Access {
     pub new_value: Value,
     pub trace_id: Uuid,
     pub event_id: Uuid,
+    /// The task's stack and origin at the access, for the report.
+    pub context: super::tasks::Context,
 }
 
 impl Access {

@@ -184,6 +184,9 @@ pub enum EventKind {
         child: TaskId,
         /// Where it was spawned.
         location: Location,
+        /// The name given with `spawn_named` (or `thread::Builder::name`), for reports. Not sent
+        /// to the server: `metadata.thread_id` stays the task's unique identity there.
+        name: Option<Name>,
     },
     /// A task was joined; the event's parent is the child's last event.
     AsyncAwait {

@@ -146,7 +146,7 @@ impl FutureTag {
     /// Records `AsyncSpawn` now and returns the child task's future.
     #[track_caller]
     pub fn wrap<F: Future>(self, future: F) -> Child<F> {
-        match fork_state(Location::caller()) {
+        match fork_state(Location::caller(), None) {
             Some((state, end)) => {
                 let pending = Some((state.task, end.clone()));
                 Child { inner: ChildInner::On(Instrumented::new(future, state, Some(end))), pending, key: None }
@@ -164,7 +164,7 @@ impl FnTag {
     /// is called (a new thread, a scoped thread, tokio's blocking pool).
     #[track_caller]
     pub fn wrap<F: FnOnce() -> R, R>(self, f: F) -> impl FnOnce() -> R {
-        let forked = fork_state(Location::caller());
+        let forked = fork_state(Location::caller(), None);
         move || match forked {
             // `raceway::thread::spawn` already runs this closure as a task of its own.
             Some(_) if take_adopted() => f(),

@@ -8,6 +8,7 @@
 use crate::context::{with_local, EndSlot, Instrumented, TaskState};
 use crate::event::id::TaskId;
 use crate::event::location::Location;
+use crate::event::name::Name;
 use crate::event::EventKind;
 use crate::record::{record, record_linked, Link};
 use crate::stage::switch::enabled;
@@ -15,7 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 /// Records the spawn and builds the child's state (`None` when the SDK is off).
-pub(super) fn fork_state(location: Location) -> Option<(TaskState, Arc<EndSlot>)> {
+pub(super) fn fork_state(location: Location, name: Option<Name>) -> Option<(TaskState, Arc<EndSlot>)> {
     if !enabled() {
         return None;
     }
@@ -27,7 +28,7 @@ pub(super) fn fork_state(location: Location) -> Option<(TaskState, Arc<EndSlot>)
         (parent.joined.pop(), parent.trace.service)
     })?;
     let child = reusable.unwrap_or_else(|| TaskId::next_in(service));
-    record(EventKind::AsyncSpawn { child, location }, None);
+    record(EventKind::AsyncSpawn { child, location, name }, None);
     let state = with_local(|l| {
         let parent = l.task();
         let clock = parent.clock.fork(child);
@@ -98,8 +99,13 @@ impl Joiner {
 /// ```
 #[track_caller]
 pub fn fork<F: Future>(future: F) -> (Forked<F>, Joiner) {
+    fork_with(future, None)
+}
+
+#[track_caller]
+fn fork_with<F: Future>(future: F, name: Option<Name>) -> (Forked<F>, Joiner) {
     let location = Location::caller();
-    match fork_state(location) {
+    match fork_state(location, name) {
         Some((state, end)) => {
             let child = state.task;
             (
@@ -152,7 +158,37 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (task, joiner) = fork(future);
+    let (task, joiner) = fork_with(future, None);
+    JoinHandle { inner: tokio::spawn(task), joiner: Some(joiner) }
+}
+
+/// [`spawn`] with a name for reports: a race report then says `task worker-3` instead of the
+/// generated `thread_id` (which stays the task's identity on the wire, see the README's "Task
+/// names"). With instrumentation off this is `tokio::spawn`, and the name is dropped (tokio
+/// names tasks only under `tokio_unstable`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let c = raceway::testing::capture_async(async {
+///     let h = raceway::spawn_named("worker-3", async { raceway::track_write("x", &0, &1) });
+///     raceway::track_write("x", &0, &2);
+///     h.await.unwrap();
+/// }).await;
+/// let race = &c.report.races[0];
+/// assert!([&race.first, &race.second].iter().any(|a| a.task_name.as_deref() == Some("worker-3")));
+/// # }
+/// ```
+///
+/// # Panics
+/// Like `tokio::spawn`, when called outside a tokio runtime.
+#[cfg(feature = "tokio")]
+#[track_caller]
+pub fn spawn_named<F>(name: impl Into<Name>, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (task, joiner) = fork_with(future, Some(name.into()));
     JoinHandle { inner: tokio::spawn(task), joiner: Some(joiner) }
 }
 
@@ -215,20 +251,108 @@ pub mod thread {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let forked = fork_state(Location::caller());
+        spawn_with(std::thread::Builder::new(), None, Location::caller(), f).expect("failed to spawn thread")
+    }
+
+    /// [`spawn`] with a name: the OS thread's name (as `std::thread::Builder::name`) and the
+    /// task's name in reports (`task worker-3` instead of the generated `thread_id`, which
+    /// stays the identity on the wire). Panics like `std::thread::spawn` if the thread cannot
+    /// be created.
+    ///
+    /// ```
+    /// let c = raceway::testing::capture(|| {
+    ///     let h = raceway::thread::spawn_named("worker-3", || raceway::track_write("x", &0, &1));
+    ///     raceway::track_write("x", &0, &2);
+    ///     h.join().unwrap();
+    /// });
+    /// let race = &c.report.races[0];
+    /// assert!([&race.first, &race.second].iter().any(|a| a.task_name.as_deref() == Some("worker-3")));
+    /// ```
+    #[track_caller]
+    pub fn spawn_named<F, T>(name: impl Into<String>, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        Builder::new().name(name.into()).spawn(f).expect("failed to spawn thread")
+    }
+
+    /// `std::thread::Builder` with task tracking: a name given with [`Builder::name`] names the
+    /// OS thread and the task in reports.
+    ///
+    /// ```
+    /// let h = raceway::thread::Builder::new().name("flusher".into()).stack_size(256 * 1024)
+    ///     .spawn(|| std::thread::current().name().map(str::to_owned))?;
+    /// assert_eq!(h.join().unwrap().as_deref(), Some("flusher"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[derive(Debug, Default)]
+    pub struct Builder {
+        name: Option<String>,
+        stack_size: Option<usize>,
+    }
+
+    impl Builder {
+        /// A builder with no name and the default stack size.
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        /// Names the thread and its task (see `std::thread::Builder::name`).
+        pub fn name(mut self, name: String) -> Self {
+            self.name = Some(name);
+            self
+        }
+
+        /// The thread's stack size (see `std::thread::Builder::stack_size`).
+        pub fn stack_size(mut self, size: usize) -> Self {
+            self.stack_size = Some(size);
+            self
+        }
+
+        /// Spawns the thread as a new logical task; an error when the OS refuses the thread.
+        #[track_caller]
+        pub fn spawn<F, T>(self, f: F) -> std::io::Result<JoinHandle<T>>
+        where
+            F: FnOnce() -> T + Send + 'static,
+            T: Send + 'static,
+        {
+            let mut inner = std::thread::Builder::new();
+            if let Some(n) = &self.name {
+                inner = inner.name(n.clone());
+            }
+            if let Some(size) = self.stack_size {
+                inner = inner.stack_size(size);
+            }
+            let task_name = self.name.map(Name::from);
+            spawn_with(inner, task_name, Location::caller(), f)
+        }
+    }
+
+    fn spawn_with<F, T>(
+        builder: std::thread::Builder,
+        name: Option<Name>,
+        at: Location,
+        f: F,
+    ) -> std::io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let forked = fork_state(at, name);
         let (child, end) = match &forked {
             Some((state, end)) => (Some(state.task), Some(end.clone())),
             None => (None, None),
         };
-        let inner = std::thread::spawn(move || match forked {
+        let inner = builder.spawn(move || match forked {
             // Marked, so that a closure `#[traced]` already made a task (`thread::spawn(|| ..)`
             // with this module imported as `thread`) runs as this thread's task, not a second one.
             Some((state, end)) => {
                 crate::context::run_as_task(state, Some(end), || crate::instrument::spawned::adopted(f))
             }
             None => f(),
-        });
-        JoinHandle { inner, child, end }
+        })?;
+        Ok(JoinHandle { inner, child, end })
     }
 
     /// The handle of a thread started by [`spawn`].

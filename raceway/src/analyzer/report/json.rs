@@ -30,6 +30,14 @@ impl Report {
                 "locks": a.locks,
                 "trace_id": a.trace_id.to_string(),
                 "event_id": a.event_id.to_string(),
+                "task_name": a.task_name,
+                "stack": a.stack.iter().map(|s| json!({"function": s.function, "location": loc(&s.location)})).collect::<Vec<_>>(),
+                "origin": a.origin.iter().map(|o| json!({
+                    "task": o.label,
+                    "thread_id": o.task.thread_id(),
+                    "spawned_at": loc(&o.spawned_at),
+                    "by": o.by,
+                })).collect::<Vec<_>>(),
             })
         };
         let step = |s: &LockStep| {
@@ -80,6 +88,7 @@ impl Report {
                 "function": h.function,
                 "function_at": loc(&h.function_at),
                 "thread_id": h.thread_id,
+                "task_name": h.task_name,
                 "trace_id": h.trace_id.to_string(),
                 "count": h.count,
                 "why": HELD_WHY,

@@ -8,12 +8,20 @@
 
 mod builder;
 #[cfg(raceway_on)]
+mod files;
+#[cfg(raceway_on)]
+mod html;
+#[cfg(raceway_on)]
 mod json;
 pub(crate) mod suppress;
+#[cfg(raceway_on)]
+mod sarif;
 mod text;
 
 pub(crate) use builder::Builder;
 pub use suppress::Suppressions;
+#[cfg(raceway_on)]
+pub(crate) use files::write_files;
 
 use crate::event::id::{TaskId, Uuid};
 use crate::event::location::Location;
@@ -89,6 +97,180 @@ pub struct RaceAccess {
     pub trace_id: Uuid,
     /// The access's event id.
     pub event_id: Uuid,
+    /// The name the task was spawned with (`raceway::spawn_named`, `raceway::thread::Builder`),
+    /// shown instead of `thread_id` in the text report.
+    pub task_name: Option<String>,
+    /// The logical call stack at the access, innermost first: the `#[traced]` (or
+    /// `start_function`, `track_function`) functions active in the task.
+    ///
+    /// ```
+    /// #[raceway::traced]
+    /// fn deposit() { raceway::track_write("balance", &0, &1); }
+    /// #[raceway::traced]
+    /// fn transfer() { deposit(); }
+    /// let report = raceway::testing::capture(|| {
+    ///     let h = raceway::thread::spawn(transfer);
+    ///     deposit();
+    ///     h.join().unwrap();
+    /// }).report;
+    /// let spawned = [&report.races[0].first, &report.races[0].second].into_iter()
+    ///     .find(|a| !a.origin.is_empty()).unwrap();
+    /// let names: Vec<&str> = spawned.stack.iter().map(|f| f.function.as_str()).collect();
+    /// assert_eq!(names, ["deposit", "transfer"]);
+    /// ```
+    pub stack: Vec<StackFrame>,
+    /// Where the task came from: its own spawn first, then its spawner's, up to a root task
+    /// (empty for a root task: the thread that started recording, a request's task).
+    ///
+    /// ```
+    /// let report = raceway::testing::capture(|| {
+    ///     let h = raceway::thread::spawn_named("worker", || raceway::track_write("x", &0, &1));
+    ///     raceway::track_write("x", &0, &2);
+    ///     h.join().unwrap();
+    /// }).report;
+    /// let worker = [&report.races[0].first, &report.races[0].second].into_iter()
+    ///     .find(|a| a.task_name.as_deref() == Some("worker")).unwrap();
+    /// assert_eq!(worker.origin.len(), 1);
+    /// assert_eq!(worker.origin[0].spawned_at.file, file!());
+    /// ```
+    pub origin: Vec<Spawned>,
+}
+
+impl RaceAccess {
+    /// The task's name if it has one, else its `thread_id`.
+    ///
+    /// ```
+    /// let report = raceway::testing::capture(|| {
+    ///     let h = raceway::thread::spawn_named("w", || raceway::track_write("x", &0, &1));
+    ///     raceway::track_write("x", &0, &2);
+    ///     h.join().unwrap();
+    /// }).report;
+    /// assert!(report.races[0].first.task_label() == "w" || report.races[0].second.task_label() == "w");
+    /// ```
+    pub fn task_label(&self) -> &str {
+        self.task_name.as_deref().unwrap_or(&self.thread_id)
+    }
+}
+
+/// One function of a logical call stack ([`RaceAccess::stack`]).
+///
+/// ```
+/// let f = raceway::StackFrame { function: "transfer".into(), location: raceway::Location::new("src/bank.rs", 17, 1) };
+/// assert_eq!(f.to_string(), "transfer src/bank.rs:17");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackFrame {
+    /// The function's name.
+    pub function: String,
+    /// Where the function is (its definition, for `#[traced]`; the call, for `start_function`).
+    pub location: Location,
+}
+
+impl std::fmt::Display for StackFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.function, self.location)
+    }
+}
+
+/// One spawn of a task's origin ([`RaceAccess::origin`]): `task` was spawned at `spawned_at` by
+/// `by`.
+///
+/// ```
+/// let s = &raceway::testing::capture(|| {
+///     let h = raceway::thread::spawn_named("w", || raceway::track_write("x", &0, &1));
+///     raceway::track_write("x", &0, &2);
+///     h.join().unwrap();
+/// }).report.races[0];
+/// let side = if s.first.origin.is_empty() { &s.second } else { &s.first };
+/// assert_eq!(side.origin[0].to_string(), format!("task w spawned at {} by {}", side.origin[0].spawned_at, side.origin[0].by));
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Spawned {
+    /// The spawned task.
+    pub task: TaskId,
+    /// Its name, else its `thread_id`.
+    pub label: String,
+    /// Where it was spawned.
+    pub spawned_at: Location,
+    /// The spawning task's name, else its `thread_id`.
+    pub by: String,
+}
+
+impl std::fmt::Display for Spawned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "task {} spawned at {} by {}", self.label, self.spawned_at, self.by)
+    }
+}
+
+/// What a [`TimelineStep`] is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum StepKind {
+    /// A read of a shared variable.
+    Read,
+    /// A write of a shared variable.
+    Write,
+    /// A lock acquired.
+    Acquire,
+    /// A lock released.
+    Release,
+    /// A task spawned (`other_lane`: the child, when shown).
+    Spawn,
+    /// A task joined (`other_lane`: the child, when shown).
+    Join,
+    /// A function entered.
+    Call,
+}
+
+/// A lane of a [`Timeline`]: one task.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Lane {
+    /// The task.
+    pub task: TaskId,
+    /// Its name, else its `thread_id`.
+    pub label: String,
+}
+
+/// One event of a [`Timeline`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TimelineStep {
+    /// The lane (index into [`Timeline::lanes`]).
+    pub lane: usize,
+    /// What happened.
+    pub kind: StepKind,
+    /// The variable, lock, function or task it concerns.
+    pub subject: String,
+    /// Where.
+    pub location: Location,
+    /// 1 for the race's first access, 2 for its second, 0 otherwise.
+    pub mark: u8,
+    /// For a spawn or a join: the lane of the other task, when it is shown.
+    pub other_lane: Option<usize>,
+}
+
+/// The recent events of the tasks of a race, in recording order, for the HTML report's picture:
+/// the last events (at most 32 per task) of each racing task and of the tasks that spawned them,
+/// up to the second access.
+///
+/// ```
+/// let report = raceway::testing::capture(|| {
+///     let h = raceway::thread::spawn(|| raceway::track_write("x", &0, &1));
+///     raceway::track_write("x", &0, &2);
+///     h.join().unwrap();
+/// }).report;
+/// let t = &report.races[0].timeline;
+/// assert_eq!(t.steps.iter().filter(|s| s.mark != 0).count(), 2);
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Timeline {
+    /// One lane per task shown.
+    pub lanes: Vec<Lane>,
+    /// The events, oldest first.
+    pub steps: Vec<TimelineStep>,
 }
 
 /// A race: two accesses to one variable, from different tasks, at least one a write, with no
@@ -108,6 +290,8 @@ pub struct Race {
     pub second: RaceAccess,
     /// How many racing pairs were found at this pair of locations.
     pub count: u64,
+    /// The tasks' recent events when the race was first found (the HTML report's picture).
+    pub timeline: Timeline,
 }
 
 /// One task's step in a lock-order cycle: it held `held` and then took `acquired`.
@@ -247,6 +431,8 @@ pub struct HeldAcrossAwait {
     pub task: TaskId,
     /// Its `thread_id`.
     pub thread_id: String,
+    /// Its name (`spawn_named`), if it has one.
+    pub task_name: Option<String>,
     /// Its trace.
     pub trace_id: Uuid,
     /// How many times a guard taken here was held across an await in this function.

@@ -42,11 +42,24 @@ fn describe(f: &mut fmt::Formatter<'_>, label: &str, a: &RaceAccess, with_trace:
     };
     let locks = if a.locks.is_empty() { "no lock held".to_owned() } else { format!("holding {}", a.locks.join(", ")) };
     writeln!(f, "  {label:<8}{} at {}", a.access_type.as_str(), a.location)?;
-    write!(f, "          task {} of {}, {locks}, {value}", a.thread_id, a.service)?;
+    write!(f, "          task {} of {}, {locks}, {value}", a.task_label(), a.service)?;
     if with_trace {
         write!(f, ", trace {}", a.trace_id)?;
     }
-    writeln!(f)
+    writeln!(f)?;
+    locate(f, a)
+}
+
+/// The access's logical stack (innermost first, as a sanitizer prints frames) and its task's
+/// origin, one spawn per line up to the root.
+fn locate(f: &mut fmt::Formatter<'_>, a: &RaceAccess) -> fmt::Result {
+    for (i, frame) in a.stack.iter().enumerate() {
+        writeln!(f, "            #{i} {frame}")?;
+    }
+    for spawn in &a.origin {
+        writeln!(f, "          {spawn}")?;
+    }
+    Ok(())
 }
 
 /// The full text printed at shutdown: one block per race and per deadlock, then the summary.
@@ -142,7 +155,13 @@ impl fmt::Display for Report {
             writeln!(f)?;
             let times = if h.count == 1 { "once".to_owned() } else { format!("{} times", h.count) };
             writeln!(f, "lock across await #{}: WARNING `{}` held across an .await (seen {times})", i + 1, h.lock)?;
-            writeln!(f, "  acquired: {} at {}, task {}", h.lock_type.as_str(), h.acquired_at, h.thread_id)?;
+            writeln!(
+                f,
+                "  acquired: {} at {}, task {}",
+                h.lock_type.as_str(),
+                h.acquired_at,
+                h.task_name.as_deref().unwrap_or(&h.thread_id)
+            )?;
             writeln!(
                 f,
                 "  awaited:  in `{}` ({}), which returned Pending with the guard held",

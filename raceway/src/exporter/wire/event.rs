@@ -108,7 +108,7 @@ fn write_kind(out: &mut Vec<u8>, e: &Event, p: &Metadata, omit: bool) {
             write_u64(out, location.line as u64);
             push(out, "}}");
         }
-        EventKind::AsyncSpawn { child, location: _ } => {
+        EventKind::AsyncSpawn { child, location: _, name: _ } => {
             push(out, "{\"AsyncSpawn\":{\"task_id\":");
             uuid(out, child.uuid());
             push(out, ",\"spawned_by\":");
