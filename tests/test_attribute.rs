@@ -282,3 +282,35 @@ fn an_async_race_fails_the_test() {
     assert!(text.contains("#[raceway::test] `child_async_racy` found a race"), "{text}");
     assert!(text.contains("on `x`"), "{text}");
 }
+
+#[test]
+fn a_failing_test_writes_its_report_files_named_after_the_test_and_annotates_for_github() {
+    let dir = std::env::temp_dir().join(format!("raceway-test-attr-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_racy", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .env_remove("RACEWAY_SEED")
+        // A directory that does not exist yet, as `target/raceway/` in a fresh CI checkout.
+        .env("RACEWAY_REPORT_SARIF", dir.join("reports/raceway-{pid}.sarif"))
+        .env("RACEWAY_REPORT_HTML", dir.join("reports/{test}.html"))
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("::error file=tests/test_attribute.rs,line="), "an annotation per finding:\n{text}");
+
+    let files: Vec<String> = std::fs::read_dir(dir.join("reports"))
+        .unwrap_or_else(|e| panic!("no report directory ({e}):\n{text}"))
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let sarif = files.iter().find(|f| f.ends_with("-child_racy.sarif")).unwrap_or_else(|| panic!("{files:?}"));
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reports").join(sarif)).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "raceway/data-race");
+    let html = std::fs::read_to_string(dir.join("reports/child_racy.html")).unwrap();
+    assert!(html.contains("balance"), "the HTML report names the variable");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -34,6 +34,8 @@ pub(crate) mod shadow;
 mod sink;
 mod tasks;
 
+#[cfg(raceway_on)]
+pub(crate) use report::write_test_files;
 pub use report::{
     AtomicityViolation, Deadlock, HeldAcrossAwait, Lane, LockStep, Race, RaceAccess, Report, Severity, Spawned,
     StackFrame, StepKind, Suppressions, Timeline, TimelineStep,

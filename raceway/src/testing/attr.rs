@@ -202,6 +202,9 @@ impl<'a, R: TestOutput> Plan<'a, R> {
                 Some(v) => format!(" (besides the expected race on `{v}`)"),
                 None => String::new(),
             };
+            // Before the panic: CI's SARIF upload and HTML artifact need the failing test's report.
+            #[cfg(raceway_on)]
+            crate::analyzer::write_test_files(&report, self.options.name);
             panic!(
                 "#[raceway::test] `{}` found a race, potential deadlock or other finding{expected} in {}:\n{report}",
                 self.options.name,

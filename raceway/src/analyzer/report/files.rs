@@ -3,20 +3,45 @@
 use super::Report;
 use crate::config::ReportFiles;
 
-/// `{pid}` and `{service}` replaced, so that the test processes of one `cargo test` run (or
-/// nextest's one process per test) each write a file of their own.
-pub(crate) fn expand(template: &str, service: &str) -> String {
-    // A service name becomes part of a file name: keep it to characters every file system takes.
-    let service: String = service
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
-        .collect();
-    template.replace("{pid}", &std::process::id().to_string()).replace("{service}", &service)
+/// `{pid}`, `{service}` and `{test}` replaced, so that the test processes of one `cargo test` run
+/// (or nextest's one process per test) each write a file of their own.
+///
+/// `test` is the failing `#[raceway::test]`'s name (`None` at shutdown, where `{test}` becomes
+/// empty). Tests of one process share its pid, so in a test a path without `{test}` gets the
+/// name after the pid (`raceway-{pid}.sarif` → `raceway-4242-withdraw.sarif`): two failing tests
+/// never overwrite each other's file.
+pub(crate) fn expand(template: &str, service: &str, test: Option<&str>) -> String {
+    // Names become part of a file name: keep them to characters every file system takes.
+    let safe = |s: &str| -> String {
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect()
+    };
+    let pid = std::process::id().to_string();
+    let mut path = template.to_owned();
+    if let Some(test) = test {
+        if !path.contains("{test}") {
+            path = path.replace("{pid}", "{pid}-{test}");
+        }
+        path = path.replace("{test}", &safe(test));
+    } else {
+        path = path.replace("{test}", "");
+    }
+    path.replace("{pid}", &pid).replace("{service}", &safe(service))
 }
 
 /// Writes every configured file; a file that cannot be written is reported on stderr, never a
 /// panic at shutdown.
 pub(crate) fn write_files(report: &Report, files: &ReportFiles) {
+    write(report, files, None);
+}
+
+/// The same for a failing `#[raceway::test]`: the paths of `RACEWAY_REPORT_*` (or the running
+/// configuration's) with `{test}` set, and the GitHub annotations (a test failure's output is
+/// printed by the test harness, and the runner reads the workflow commands in it).
+pub(crate) fn write_test_files(report: &Report, test: &str) {
+    write(report, &crate::config::report_files(), Some(test));
+}
+
+fn write(report: &Report, files: &ReportFiles, test: Option<&str>) {
     type Render = fn(&Report) -> String;
     let outputs: [(&Option<String>, &str, Render); 3] = [
         (&files.json, "JSON", Report::to_json),
@@ -25,7 +50,11 @@ pub(crate) fn write_files(report: &Report, files: &ReportFiles) {
     ];
     for (template, what, render) in outputs {
         if let Some(template) = template {
-            let path = expand(template, &files.service);
+            let path = expand(template, &files.service, test);
+            // A report directory such as `target/raceway/` need not exist beforehand.
+            if let Some(dir) = std::path::Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                let _ = std::fs::create_dir_all(dir);
+            }
             if let Err(e) = std::fs::write(&path, render(report)) {
                 eprintln!("[raceway] could not write the {what} report to {path}: {e}");
             }
@@ -116,7 +145,15 @@ mod tests {
 
     #[test]
     fn placeholders_are_replaced_and_service_names_made_file_safe() {
-        let p = expand("out/{service}-{pid}.json", "bank api/v2");
+        let p = expand("out/{service}-{pid}.json", "bank api/v2", None);
         assert_eq!(p, format!("out/bank_api_v2-{}.json", std::process::id()));
+    }
+
+    #[test]
+    fn in_a_test_the_test_name_keeps_two_failing_tests_of_one_process_apart() {
+        let pid = std::process::id();
+        assert_eq!(expand("r-{pid}.sarif", "s", Some("a::withdraw")), format!("r-{pid}-a__withdraw.sarif"));
+        assert_eq!(expand("r/{test}.html", "s", Some("deposit")), "r/deposit.html");
+        assert_eq!(expand("r/{test}{pid}.html", "s", None), format!("r/{pid}.html"));
     }
 }

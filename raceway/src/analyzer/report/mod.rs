@@ -20,7 +20,7 @@ mod text;
 
 pub(crate) use builder::Builder;
 #[cfg(raceway_on)]
-pub(crate) use files::write_files;
+pub(crate) use files::{write_files, write_test_files};
 pub use suppress::Suppressions;
 
 use crate::event::id::{TaskId, Uuid};
