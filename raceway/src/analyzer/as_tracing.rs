@@ -2,7 +2,7 @@
 //! finding, target `raceway`, so that races land in the logs a program already reads.
 //!
 //! Each event carries `kind` (`race`, `deadlock`, `atomicity`, `held_across_await`), `severity`,
-//! `variable` (for a deadlock: its locks), `locations` and `tasks` (comma-separated, in the order
+//! `variable` (for a deadlock: its locks), `locations` and `tasks` (comma-separated, a task by its name when it has one, in the order
 //! of the text report), `count`, and a one-line summary as its message. They are emitted where a
 //! report is produced for the program (`shutdown` and [`crate::analyzer::analyze`]), never while
 //! recording; Raceway's own `tracing` layer ignores target `raceway`, so they are not recorded back.
@@ -26,7 +26,7 @@ pub(crate) fn emit(report: &Report) {
             r.severity.as_str(),
             &r.variable,
             &locations(r),
-            &format!("{}, {}", r.first.thread_id, r.second.thread_id),
+            &format!("{}, {}", r.first.task_label(), r.second.task_label()),
             r.count,
             &format!(
                 "{} {kinds} race on `{}`: {} and {}, unordered",
@@ -58,7 +58,7 @@ pub(crate) fn emit(report: &Report) {
             v.severity.as_str(),
             &v.variable,
             &join(sides.iter().map(|a| a.location.to_string())),
-            &join(sides.iter().map(|a: &&RaceAccess| a.thread_id.clone())),
+            &join(sides.iter().map(|a: &&RaceAccess| a.task_label().to_owned())),
             v.count,
             &format!(
                 "{} stale read-modify-write on `{}`: read at {}, written at {}, overwritten by {} meanwhile",
