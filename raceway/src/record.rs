@@ -132,7 +132,8 @@ fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) 
         }
         return None;
     }
-    let (id, ts) = out.stage(|| stamp(task, kind, duration));
+    // SAFETY: `stamp_into` initialises every field of the slot.
+    let (id, ts) = out.stage(|slot| unsafe { stamp_into(slot.as_mut_ptr(), task, kind, duration) });
     task.last = Some(id);
     Some((id, ts))
 }
@@ -148,22 +149,61 @@ fn lost_order(task: &mut TaskState) {
 
 #[inline(always)]
 fn stamp(task: &mut TaskState, kind: EventKind, duration: Elapsed) -> Event {
+    let mut event = std::mem::MaybeUninit::uninit();
+    // SAFETY: `stamp_into` initialises every field of `event`.
+    unsafe {
+        stamp_into(event.as_mut_ptr(), task, kind, duration);
+        event.assume_init()
+    }
+}
+
+/// Stamps `kind` for `task` (ticking its clock) and writes the event field by field at `out`.
+///
+/// Field by field because building an `Event` value and then writing it makes the compiler build
+/// it in a stack temporary and copy it whole into the staging buffer: this is the hot path's
+/// largest avoidable copy (see BENCHMARKS.md, issue 17).
+///
+/// # Safety
+///
+/// `out` must be valid for writes of an `Event`; every field is initialised on return (nothing
+/// here can unwind in between: a panic would leave the slot uninitialised, which the caller never
+/// marks as used, leaking only what was moved in).
+#[inline(always)]
+unsafe fn stamp_into(out: *mut Event, task: &mut TaskState, kind: EventKind, duration: Elapsed) {
+    use std::ptr::addr_of_mut;
     task.clock.tick();
     let timestamp_ns = now_nanos();
     let duration_ns = match duration {
         Elapsed::Given(d) => d,
         Elapsed::Since(start) => Some(timestamp_ns.saturating_sub(start)),
     };
-    Event {
-        id: Uuid::new_v4(),
-        trace_id: task.trace.id,
-        parent_id: task.last,
-        timestamp_ns,
-        task: task.task,
-        kind,
-        duration_ns,
-        clock: task.clock.clone(),
-        span_id: task.trace.span.as_ref().and_then(|s| s.span_id),
-        upstream_span_id: task.trace.span.as_ref().and_then(|s| s.upstream_span_id),
+    let span = task.trace.span.as_ref();
+    // SAFETY: the caller guarantees `out` is valid for writes; each write initialises one field.
+    unsafe {
+        addr_of_mut!((*out).id).write(Uuid::new_v4());
+        addr_of_mut!((*out).trace_id).write(task.trace.id);
+        addr_of_mut!((*out).parent_id).write(task.last);
+        addr_of_mut!((*out).timestamp_ns).write(timestamp_ns);
+        addr_of_mut!((*out).task).write(task.task);
+        addr_of_mut!((*out).kind).write(kind);
+        addr_of_mut!((*out).duration_ns).write(duration_ns);
+        addr_of_mut!((*out).clock).write(task.clock.clone());
+        addr_of_mut!((*out).span_id).write(span.and_then(|s| s.span_id));
+        addr_of_mut!((*out).upstream_span_id).write(span.and_then(|s| s.upstream_span_id));
     }
+    // Does not compile when `Event` gains a field, which would have to be written above too.
+    let _every_field_written = |e: Event| {
+        let Event {
+            id: _,
+            trace_id: _,
+            parent_id: _,
+            timestamp_ns: _,
+            task: _,
+            kind: _,
+            duration_ns: _,
+            clock: _,
+            span_id: _,
+            upstream_span_id: _,
+        } = e;
+    };
 }
