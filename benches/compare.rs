@@ -75,12 +75,16 @@ fn fastrace_empty(i: u64) {
     black_box(i);
 }
 
-/// fastrace's reporter for this benchmark: takes the finished spans and drops them.
+/// fastrace's reporter for this benchmark: counts the finished spans and drops them.
 struct Discard;
+
+/// Spans fastrace reported: checked after its measurement, so that a setup in which its spans
+/// were never recorded (no sampled root, no reporter) cannot pass for a fast contender.
+static FASTRACE_SPANS: AtomicU64 = AtomicU64::new(0);
 
 impl fastrace::collector::Reporter for Discard {
     fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
-        black_box(spans.len());
+        FASTRACE_SPANS.fetch_add(spans.len() as u64, Ordering::Relaxed);
     }
 }
 
@@ -224,6 +228,9 @@ fn main() {
 
     // tracing: the registry subscriber, installed globally (its fastest dispatch).
     tracing::subscriber::set_global_default(tracing_subscriber::registry()).unwrap();
+    // The registry records spans at the `#[instrument]` default level: a disabled span here would
+    // mean the contender measured nothing.
+    assert!(!tracing::info_span!("check").is_disabled(), "the registry must record INFO spans");
     let tracing_ns = median_ns(|| (0..BURST as u64).for_each(|i| tracing_empty(black_box(i))), || {});
     row("tracing #[instrument] empty fn, registry", tracing_ns);
 
@@ -245,6 +252,10 @@ fn main() {
         },
     );
     row("fastrace #[trace] empty fn in a root span", fastrace_ns);
+    fastrace::flush();
+    let spans = FASTRACE_SPANS.load(Ordering::Relaxed);
+    let calls = ((WARM_UP + BURSTS) * BURST) as u64;
+    assert!(spans >= calls, "fastrace reported {spans} spans for {calls} calls: it measured nothing");
 
     println!("ratio #[traced] / fastrace #[trace]: {:.1}x (target <= 10x)", traced / fastrace_ns);
     println!("ratio tracing #[instrument] / #[traced]: {:.2}x (target >= 4x)", tracing_ns / traced);
