@@ -6,6 +6,7 @@ use crate::event::clock::{Clock, Component};
 use crate::event::id::Uuid;
 use crate::event::timestamp::now_nanos;
 use crate::event::{Event, EventKind};
+use crate::stage::chunk::{Context, Staged};
 use crate::stage::outbox::Outbox;
 use crate::stage::switch;
 
@@ -132,8 +133,23 @@ fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) 
         }
         return None;
     }
-    // SAFETY: `stamp_into` initialises every field of the slot.
-    let (id, ts) = out.stage(|slot| unsafe { stamp_into(slot.as_mut_ptr(), task, kind, duration) });
+    task.clock.tick();
+    let span = task.trace.span.as_ref();
+    let cx = Context {
+        task: task.task,
+        trace_id: task.trace.id,
+        span_id: span.and_then(|s| s.span_id),
+        upstream_span_id: span.and_then(|s| s.upstream_span_id),
+        clock: &task.clock,
+    };
+    let (parent_id, count) = (task.last, task.clock.own_count());
+    let mut slot = out.slot(cx);
+    // SAFETY: the slot is valid for writes of a `Staged`, and `stage_into` initialises every
+    // field of it before `commit`.
+    let (id, ts) = unsafe {
+        stage_into(slot.as_mut_ptr(), slot.id(), parent_id, count, kind, duration);
+        slot.commit()
+    };
     task.last = Some(id);
     Some((id, ts))
 }
@@ -155,6 +171,42 @@ fn stamp(task: &mut TaskState, kind: EventKind, duration: Elapsed) -> Event {
         stamp_into(event.as_mut_ptr(), task, kind, duration);
         event.assume_init()
     }
+}
+
+/// Writes the compact record of an event (the task's context is the chunk's header, see
+/// `stage/chunk.rs`) field by field at `out`, for the reason given at [`stamp_into`].
+///
+/// # Safety
+///
+/// `out` must be valid for writes of a `Staged`; every field is initialised on return.
+#[inline(always)]
+unsafe fn stage_into(
+    out: *mut Staged,
+    id: Uuid,
+    parent_id: Option<Uuid>,
+    count: u64,
+    kind: EventKind,
+    duration: Elapsed,
+) {
+    use std::ptr::addr_of_mut;
+    let timestamp_ns = now_nanos();
+    let duration_ns = match duration {
+        Elapsed::Given(d) => d,
+        Elapsed::Since(start) => Some(timestamp_ns.saturating_sub(start)),
+    };
+    // SAFETY: the caller guarantees `out` is valid for writes; each write initialises one field.
+    unsafe {
+        addr_of_mut!((*out).id).write(id);
+        addr_of_mut!((*out).parent_id).write(parent_id);
+        addr_of_mut!((*out).timestamp_ns).write(timestamp_ns);
+        addr_of_mut!((*out).duration_ns).write(duration_ns);
+        addr_of_mut!((*out).count).write(count);
+        addr_of_mut!((*out).kind).write(kind);
+    }
+    // Does not compile when `Staged` gains a field, which would have to be written above too.
+    let _every_field_written = |s: Staged| {
+        let Staged { id: _, parent_id: _, timestamp_ns: _, duration_ns: _, count: _, kind: _ } = s;
+    };
 }
 
 /// Stamps `kind` for `task` (ticking its clock) and writes the event field by field at `out`.
