@@ -3,10 +3,11 @@
 
 use crate::context::{with_local, Local, TaskState};
 use crate::event::clock::{Clock, Component};
-use crate::event::id::Uuid;
+use crate::event::compact::Access;
+use crate::event::id::{TaskId, Uuid};
 use crate::event::timestamp::now_nanos;
 use crate::event::{Event, EventKind};
-use crate::stage::chunk::{Context, Staged};
+use crate::stage::chunk::{Context, Staged, StagedKind};
 use crate::stage::outbox::Outbox;
 use crate::stage::switch;
 
@@ -52,6 +53,69 @@ pub(crate) fn record(kind: EventKind, duration_ns: impl Into<Elapsed>) -> Option
     record_linked(kind, duration_ns.into(), Link::Chain)
 }
 
+/// Records a shared variable's access on the running task (creating a new trace if there is
+/// none), staged in its compact form.
+#[inline]
+pub(crate) fn record_access(access: Access) {
+    if switch::enabled() {
+        record_on_this_thread(access, Elapsed::Given(None), Link::Chain);
+    }
+}
+
+/// What can be recorded: a full [`EventKind`], or a compact form of one (`event/compact.rs`)
+/// that is staged as is and expanded by the delivery thread.
+pub(crate) trait Kind {
+    /// See [`EventKind::carries_order`].
+    fn carries_order(&self) -> bool;
+    /// The joined task, for an `AsyncAwait`.
+    fn awaited_child(&self) -> Option<TaskId>;
+    /// The full kind (a test capture takes events whole).
+    fn into_event_kind(self) -> EventKind;
+    /// What the staged record holds.
+    fn into_staged(self) -> StagedKind;
+}
+
+impl Kind for EventKind {
+    #[inline(always)]
+    fn carries_order(&self) -> bool {
+        EventKind::carries_order(self)
+    }
+    #[inline(always)]
+    fn awaited_child(&self) -> Option<TaskId> {
+        match self {
+            EventKind::AsyncAwait { child, .. } => Some(*child),
+            _ => None,
+        }
+    }
+    #[inline(always)]
+    fn into_event_kind(self) -> EventKind {
+        self
+    }
+    #[inline(always)]
+    fn into_staged(self) -> StagedKind {
+        StagedKind::Full(self)
+    }
+}
+
+impl Kind for Access {
+    #[inline(always)]
+    fn carries_order(&self) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn awaited_child(&self) -> Option<TaskId> {
+        None
+    }
+    #[inline(always)]
+    fn into_event_kind(self) -> EventKind {
+        self.expand()
+    }
+    #[inline(always)]
+    fn into_staged(self) -> StagedKind {
+        StagedKind::Access(self)
+    }
+}
+
 /// Records `kind` and returns its timestamp (a fresh clock reading when nothing was recorded), so
 /// a later event can carry the time since.
 #[inline]
@@ -83,7 +147,7 @@ pub(crate) fn record_linked(kind: EventKind, duration: Elapsed, link: Link) -> O
 }
 
 #[inline(always)]
-fn record_on_this_thread(kind: EventKind, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
+fn record_on_this_thread<K: Kind>(kind: K, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
     // The closure borrows the arguments instead of owning them: the thread-local accessors move
     // their closure a few times, and an owned event kind would be copied (~200 bytes) each time.
     let mut args = Some((kind, duration, link));
@@ -96,7 +160,7 @@ fn record_on_this_thread(kind: EventKind, duration: Elapsed, link: Link) -> Opti
 
 // Inlined into `record` so the event is built in place rather than copied through each call.
 #[inline(always)]
-fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
+fn record_in<K: Kind>(local: &mut Local, kind: K, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
     let task = local.task.get_or_insert_with(TaskState::root);
     let carries_order = kind.carries_order() || !matches!(link, Link::Chain);
     match link {
@@ -104,9 +168,9 @@ fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) 
         Link::Join { child_last, child_clock } => {
             if let Some(c) = child_clock {
                 task.clock.merge(&c);
-                if let EventKind::AsyncAwait { child, .. } = &kind {
+                if let Some(child) = kind.awaited_child() {
                     if task.joined.len() < MAX_REUSABLE && !child.is_unordered() {
-                        task.joined.push(*child);
+                        task.joined.push(child);
                     }
                 }
             }
@@ -117,7 +181,7 @@ fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) 
         Link::Merge(components) => task.clock.merge_components(components),
     }
     if task.trace.capture.is_some() {
-        let event = stamp(task, kind, duration);
+        let event = stamp(task, kind.into_event_kind(), duration);
         let (id, ts) = (event.id, event.timestamp_ns);
         if let Some(capture) = &task.trace.capture {
             capture.events.lock().unwrap_or_else(|e| e.into_inner()).push(event);
@@ -185,7 +249,7 @@ unsafe fn stage_into(
     id: Uuid,
     parent_id: Option<Uuid>,
     count: u64,
-    kind: EventKind,
+    kind: impl Kind,
     duration: Elapsed,
 ) {
     use std::ptr::addr_of_mut;
@@ -201,7 +265,7 @@ unsafe fn stage_into(
         addr_of_mut!((*out).timestamp_ns).write(timestamp_ns);
         addr_of_mut!((*out).duration_ns).write(duration_ns);
         addr_of_mut!((*out).count).write(count);
-        addr_of_mut!((*out).kind).write(kind);
+        addr_of_mut!((*out).kind).write(kind.into_staged());
     }
     // Does not compile when `Staged` gains a field, which would have to be written above too.
     let _every_field_written = |s: Staged| {

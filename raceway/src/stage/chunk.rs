@@ -16,6 +16,7 @@
 //! refers to a base that could have been freed and its address reused).
 
 use crate::event::clock::Clock;
+use crate::event::compact::Access;
 use crate::event::id::{SpanId, TaskId, Uuid};
 use crate::event::{Event, EventKind};
 
@@ -28,7 +29,22 @@ pub(crate) struct Staged {
     pub(crate) duration_ns: Option<u64>,
     /// The task's own clock component after this event.
     pub(crate) count: u64,
-    pub(crate) kind: EventKind,
+    pub(crate) kind: StagedKind,
+}
+
+/// A staged record's kind: the hot kinds in their compact form, the rest in full.
+pub(crate) enum StagedKind {
+    Access(Access),
+    Full(EventKind),
+}
+
+impl StagedKind {
+    fn expand(self) -> EventKind {
+        match self {
+            StagedKind::Access(a) => a.expand(),
+            StagedKind::Full(k) => k,
+        }
+    }
 }
 
 /// The task context of the records from `from` on (up to the next header).
@@ -125,7 +141,7 @@ impl Chunk {
                 parent_id: r.parent_id,
                 timestamp_ns: r.timestamp_ns,
                 task: h.task,
-                kind: r.kind,
+                kind: r.kind.expand(),
                 duration_ns: r.duration_ns,
                 clock: h.clock.with_count(r.count),
                 span_id: h.span_id,
@@ -156,7 +172,7 @@ mod tests {
             timestamp_ns: count * 10,
             duration_ns: None,
             count,
-            kind: custom(count),
+            kind: StagedKind::Full(custom(count)),
         });
         id
     }
