@@ -357,3 +357,41 @@ fn arguments_can_be_kept_out_of_every_event() {
     }
     assert!(events[0]["kind"]["FunctionCall"]["args"].is_null());
 }
+
+/// What one task records reaches the server as a chain: each event names the one before as its
+/// parent, keeps the task's trace and thread, has an id of its own, and counts one more on the
+/// task's clock. This pins the staging path, which writes each event field by field straight into
+/// the thread's buffer (`record::stamp_into`), on the wire rather than through a test capture.
+#[test]
+fn a_tasks_staged_events_reach_the_server_as_one_chain() {
+    let _s = serial();
+    let c = Collector::start();
+    let guard = raceway::init(config(&c)).unwrap();
+    // More events than one staging chunk, so that full chunks are handed over as well.
+    const N: u64 = 300;
+    std::thread::spawn(|| {
+        for i in 0..N {
+            raceway::track_write("chain", &i, &(i + 1));
+        }
+    })
+    .join()
+    .unwrap();
+    assert!(raceway::flush());
+    drop(guard);
+
+    let events: Vec<_> = c.requests().into_iter().flat_map(|(req, _)| parse_batch(&req.body).events).collect();
+    assert_eq!(events.len() as u64, N);
+    assert_eq!(events[0].parent_id, None, "a new thread's first event starts its trace");
+    let clock = |e: &support::server_types::Event| e.causality_vector.iter().map(|(_, v)| v).sum::<u64>();
+    assert_eq!(clock(&events[0]), 1);
+    let mut ids = HashSet::new();
+    for pair in events.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        assert_eq!(after.parent_id.as_ref(), Some(&before.id), "each event's parent is the task's previous one");
+        assert_eq!(after.trace_id, before.trace_id);
+        assert_eq!(after.metadata.thread_id, before.metadata.thread_id);
+        assert_eq!(clock(after), clock(before) + 1, "the task's clock counts each event once");
+        assert!(after.timestamp.0 >= before.timestamp.0, "time does not go back within a task");
+        assert!(ids.insert(after.id.clone()), "ids are unique");
+    }
+}

@@ -17,10 +17,19 @@ pub fn peak_rss_mib() -> f64 {
 
 /// A collector that reads each request, discards the body and answers 200.
 pub fn discard_collector() -> String {
+    discard_collector_counting().0
+}
+
+/// [`discard_collector`], also counting the request body bytes it received (the wire size of
+/// what the exporter sent, without HTTP headers).
+pub fn discard_collector_counting() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = received.clone();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
+            let counter = counter.clone();
             std::thread::spawn(move || {
                 let mut writer = stream.try_clone().unwrap();
                 let mut reader = BufReader::with_capacity(1 << 16, stream);
@@ -47,6 +56,7 @@ pub fn discard_collector() -> String {
                     if reader.read_exact(&mut body).is_err() {
                         return;
                     }
+                    counter.fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
                     let reply = r#"{"success":true,"data":"Ingested","error":null}"#;
                     let resp = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{reply}", reply.len());
                     if writer.write_all(resp.as_bytes()).is_err() {
@@ -56,5 +66,5 @@ pub fn discard_collector() -> String {
             });
         }
     });
-    url
+    (url, received)
 }

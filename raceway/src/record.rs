@@ -3,9 +3,11 @@
 
 use crate::context::{with_local, Local, TaskState};
 use crate::event::clock::{Clock, Component};
-use crate::event::id::Uuid;
+use crate::event::compact::Access;
+use crate::event::id::{TaskId, Uuid};
 use crate::event::timestamp::now_nanos;
 use crate::event::{Event, EventKind};
+use crate::stage::chunk::{Context, Staged, StagedKind};
 use crate::stage::outbox::Outbox;
 use crate::stage::switch;
 
@@ -51,6 +53,69 @@ pub(crate) fn record(kind: EventKind, duration_ns: impl Into<Elapsed>) -> Option
     record_linked(kind, duration_ns.into(), Link::Chain)
 }
 
+/// Records a shared variable's access on the running task (creating a new trace if there is
+/// none), staged in its compact form.
+#[inline]
+pub(crate) fn record_access(access: Access) {
+    if switch::enabled() {
+        record_on_this_thread(access, Elapsed::Given(None), Link::Chain);
+    }
+}
+
+/// What can be recorded: a full [`EventKind`], or a compact form of one (`event/compact.rs`)
+/// that is staged as is and expanded by the delivery thread.
+pub(crate) trait Kind {
+    /// See [`EventKind::carries_order`].
+    fn carries_order(&self) -> bool;
+    /// The joined task, for an `AsyncAwait`.
+    fn awaited_child(&self) -> Option<TaskId>;
+    /// The full kind (a test capture takes events whole).
+    fn into_event_kind(self) -> EventKind;
+    /// What the staged record holds.
+    fn into_staged(self) -> StagedKind;
+}
+
+impl Kind for EventKind {
+    #[inline(always)]
+    fn carries_order(&self) -> bool {
+        EventKind::carries_order(self)
+    }
+    #[inline(always)]
+    fn awaited_child(&self) -> Option<TaskId> {
+        match self {
+            EventKind::AsyncAwait { child, .. } => Some(*child),
+            _ => None,
+        }
+    }
+    #[inline(always)]
+    fn into_event_kind(self) -> EventKind {
+        self
+    }
+    #[inline(always)]
+    fn into_staged(self) -> StagedKind {
+        StagedKind::Full(self)
+    }
+}
+
+impl Kind for Access {
+    #[inline(always)]
+    fn carries_order(&self) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn awaited_child(&self) -> Option<TaskId> {
+        None
+    }
+    #[inline(always)]
+    fn into_event_kind(self) -> EventKind {
+        self.expand()
+    }
+    #[inline(always)]
+    fn into_staged(self) -> StagedKind {
+        StagedKind::Access(self)
+    }
+}
+
 /// Records `kind` and returns its timestamp (a fresh clock reading when nothing was recorded), so
 /// a later event can carry the time since.
 #[inline]
@@ -82,7 +147,7 @@ pub(crate) fn record_linked(kind: EventKind, duration: Elapsed, link: Link) -> O
 }
 
 #[inline(always)]
-fn record_on_this_thread(kind: EventKind, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
+fn record_on_this_thread<K: Kind>(kind: K, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
     // The closure borrows the arguments instead of owning them: the thread-local accessors move
     // their closure a few times, and an owned event kind would be copied (~200 bytes) each time.
     let mut args = Some((kind, duration, link));
@@ -95,7 +160,7 @@ fn record_on_this_thread(kind: EventKind, duration: Elapsed, link: Link) -> Opti
 
 // Inlined into `record` so the event is built in place rather than copied through each call.
 #[inline(always)]
-fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
+fn record_in<K: Kind>(local: &mut Local, kind: K, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
     let task = local.task.get_or_insert_with(TaskState::root);
     let carries_order = kind.carries_order() || !matches!(link, Link::Chain);
     match link {
@@ -103,9 +168,9 @@ fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) 
         Link::Join { child_last, child_clock } => {
             if let Some(c) = child_clock {
                 task.clock.merge(&c);
-                if let EventKind::AsyncAwait { child, .. } = &kind {
+                if let Some(child) = kind.awaited_child() {
                     if task.joined.len() < MAX_REUSABLE && !child.is_unordered() {
-                        task.joined.push(*child);
+                        task.joined.push(child);
                     }
                 }
             }
@@ -116,7 +181,7 @@ fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) 
         Link::Merge(components) => task.clock.merge_components(components),
     }
     if task.trace.capture.is_some() {
-        let event = stamp(task, kind, duration);
+        let event = stamp(task, kind.into_event_kind(), duration);
         let (id, ts) = (event.id, event.timestamp_ns);
         if let Some(capture) = &task.trace.capture {
             capture.events.lock().unwrap_or_else(|e| e.into_inner()).push(event);
@@ -132,7 +197,23 @@ fn record_in(local: &mut Local, kind: EventKind, duration: Elapsed, link: Link) 
         }
         return None;
     }
-    let (id, ts) = out.stage(|| stamp(task, kind, duration));
+    task.clock.tick();
+    let span = task.trace.span.as_ref();
+    let cx = Context {
+        task: task.task,
+        trace_id: task.trace.id,
+        span_id: span.and_then(|s| s.span_id),
+        upstream_span_id: span.and_then(|s| s.upstream_span_id),
+        clock: &task.clock,
+    };
+    let (parent_id, count) = (task.last, task.clock.own_count());
+    let mut slot = out.slot(cx);
+    // SAFETY: the slot is valid for writes of a `Staged`, and `stage_into` initialises every
+    // field of it before `commit`.
+    let (id, ts) = unsafe {
+        stage_into(slot.as_mut_ptr(), slot.id(), parent_id, count, kind, duration);
+        slot.commit()
+    };
     task.last = Some(id);
     Some((id, ts))
 }
@@ -148,22 +229,97 @@ fn lost_order(task: &mut TaskState) {
 
 #[inline(always)]
 fn stamp(task: &mut TaskState, kind: EventKind, duration: Elapsed) -> Event {
+    let mut event = std::mem::MaybeUninit::uninit();
+    // SAFETY: `stamp_into` initialises every field of `event`.
+    unsafe {
+        stamp_into(event.as_mut_ptr(), task, kind, duration);
+        event.assume_init()
+    }
+}
+
+/// Writes the compact record of an event (the task's context is the chunk's header, see
+/// `stage/chunk.rs`) field by field at `out`, for the reason given at [`stamp_into`].
+///
+/// # Safety
+///
+/// `out` must be valid for writes of a `Staged`; every field is initialised on return.
+#[inline(always)]
+unsafe fn stage_into(
+    out: *mut Staged,
+    id: Uuid,
+    parent_id: Option<Uuid>,
+    count: u64,
+    kind: impl Kind,
+    duration: Elapsed,
+) {
+    use std::ptr::addr_of_mut;
+    let timestamp_ns = now_nanos();
+    let duration_ns = match duration {
+        Elapsed::Given(d) => d,
+        Elapsed::Since(start) => Some(timestamp_ns.saturating_sub(start)),
+    };
+    // SAFETY: the caller guarantees `out` is valid for writes; each write initialises one field.
+    unsafe {
+        addr_of_mut!((*out).id).write(id);
+        addr_of_mut!((*out).parent_id).write(parent_id);
+        addr_of_mut!((*out).timestamp_ns).write(timestamp_ns);
+        addr_of_mut!((*out).duration_ns).write(duration_ns);
+        addr_of_mut!((*out).count).write(count);
+        addr_of_mut!((*out).kind).write(kind.into_staged());
+    }
+    // Does not compile when `Staged` gains a field, which would have to be written above too.
+    let _every_field_written = |s: Staged| {
+        let Staged { id: _, parent_id: _, timestamp_ns: _, duration_ns: _, count: _, kind: _ } = s;
+    };
+}
+
+/// Stamps `kind` for `task` (ticking its clock) and writes the event field by field at `out`.
+///
+/// Field by field because building an `Event` value and then writing it makes the compiler build
+/// it in a stack temporary and copy it whole into the staging buffer: this is the hot path's
+/// largest avoidable copy (see BENCHMARKS.md, issue 17).
+///
+/// # Safety
+///
+/// `out` must be valid for writes of an `Event`; every field is initialised on return (nothing
+/// here can unwind in between: a panic would leave the slot uninitialised, which the caller never
+/// marks as used, leaking only what was moved in).
+#[inline(always)]
+unsafe fn stamp_into(out: *mut Event, task: &mut TaskState, kind: EventKind, duration: Elapsed) {
+    use std::ptr::addr_of_mut;
     task.clock.tick();
     let timestamp_ns = now_nanos();
     let duration_ns = match duration {
         Elapsed::Given(d) => d,
         Elapsed::Since(start) => Some(timestamp_ns.saturating_sub(start)),
     };
-    Event {
-        id: Uuid::new_v4(),
-        trace_id: task.trace.id,
-        parent_id: task.last,
-        timestamp_ns,
-        task: task.task,
-        kind,
-        duration_ns,
-        clock: task.clock.clone(),
-        span_id: task.trace.span.as_ref().and_then(|s| s.span_id),
-        upstream_span_id: task.trace.span.as_ref().and_then(|s| s.upstream_span_id),
+    let span = task.trace.span.as_ref();
+    // SAFETY: the caller guarantees `out` is valid for writes; each write initialises one field.
+    unsafe {
+        addr_of_mut!((*out).id).write(Uuid::new_v4());
+        addr_of_mut!((*out).trace_id).write(task.trace.id);
+        addr_of_mut!((*out).parent_id).write(task.last);
+        addr_of_mut!((*out).timestamp_ns).write(timestamp_ns);
+        addr_of_mut!((*out).task).write(task.task);
+        addr_of_mut!((*out).kind).write(kind);
+        addr_of_mut!((*out).duration_ns).write(duration_ns);
+        addr_of_mut!((*out).clock).write(task.clock.clone());
+        addr_of_mut!((*out).span_id).write(span.and_then(|s| s.span_id));
+        addr_of_mut!((*out).upstream_span_id).write(span.and_then(|s| s.upstream_span_id));
     }
+    // Does not compile when `Event` gains a field, which would have to be written above too.
+    let _every_field_written = |e: Event| {
+        let Event {
+            id: _,
+            trace_id: _,
+            parent_id: _,
+            timestamp_ns: _,
+            task: _,
+            kind: _,
+            duration_ns: _,
+            clock: _,
+            span_id: _,
+            upstream_span_id: _,
+        } = e;
+    };
 }

@@ -73,6 +73,24 @@ impl Clock {
         self.count += 1;
     }
 
+    /// Whether `other` shares this clock's inherited part (the same allocation, or none for
+    /// both): then the two differ at most in the owning task's count. A pointer compare, so the
+    /// stage can tell cheaply whether a record needs a new header (`stage/chunk.rs`).
+    #[inline(always)]
+    pub(crate) fn same_base(&self, other: &Clock) -> bool {
+        match (&self.base, &other.base) {
+            (None, None) => true,
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// This clock with the owning task's counter set to `count` (rebuilding a staged event's
+    /// clock from its header's base and its own count).
+    pub(crate) fn with_count(&self, count: u64) -> Clock {
+        Clock { count, ..self.clone() }
+    }
+
     /// The clock a child task starts from: everything this task knows, and its own counter 0.
     pub(crate) fn fork(&self, child: TaskId) -> Clock {
         let mut c = Clock::new(child);

@@ -10,6 +10,7 @@
 //! reads it, and it reads none of them.
 
 pub(crate) mod clock;
+pub(crate) mod compact;
 pub(crate) mod depth;
 pub(crate) mod id;
 pub(crate) mod location;

@@ -71,7 +71,14 @@ pub fn args<const N: usize>(fields: [(&'static str, Value); N]) -> Value {
         // `skip_all` and argument-less functions: the empty object without building a map.
         return Value::Object(serde_json::Map::new());
     }
-    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    // Inserted one by one: `collect` (`BTreeMap::from_iter`) first gathers the pairs in a `Vec`
+    // (one more allocation), sorts and dedups them, which costs more than the few inserts into a
+    // map this small. The same map either way (a repeated name keeps its last value).
+    let mut map = serde_json::Map::new();
+    for (k, v) in fields {
+        map.insert(k.to_owned(), v);
+    }
+    Value::Object(map)
 }
 
 /// The `args` object of a `FunctionCall` (instrumentation compiled out: null).

@@ -3,11 +3,12 @@
 //! Every function records the **caller's** location (`#[track_caller]`), returns immediately when
 //! the SDK is off, and never fails: an event that cannot be queued is dropped and counted.
 
+use crate::event::compact::{Access, Small};
 use crate::event::location::Location;
 use crate::event::name::Name;
-use crate::event::value::{capture, null};
+use crate::event::value::capture;
 use crate::event::{AccessType, EventKind, LockKind, Ordering};
-use crate::record::record;
+use crate::record::{record, record_access};
 use crate::stage::switch::enabled;
 use serde::Serialize;
 
@@ -29,7 +30,20 @@ where
     if !enabled() {
         return;
     }
-    state_change_at(variable.into(), capture(old), capture(new), access, Location::caller());
+    access_at(variable.into(), Small::capture(old), Small::capture(new), access, std::panic::Location::caller());
+}
+
+/// Records an access in its compact form (`event/compact.rs`): the call site by reference and
+/// primitive values inline.
+#[inline]
+pub(crate) fn access_at(
+    variable: Name,
+    old: Small,
+    new: Small,
+    access: AccessType,
+    site: &'static std::panic::Location<'static>,
+) {
+    record_access(Access { variable, site, old, new, access });
 }
 
 pub(crate) fn state_change_at(
@@ -55,7 +69,7 @@ pub fn track_read<T: Serialize + ?Sized>(variable: impl Into<Name>, value: &T) {
     if !enabled() {
         return;
     }
-    state_change_at(variable.into(), null(), capture(value), AccessType::Read, Location::caller());
+    access_at(variable.into(), Small::Null, Small::capture(value), AccessType::Read, std::panic::Location::caller());
 }
 
 /// Records a write of `variable` from `old` to `new`.
@@ -69,7 +83,13 @@ pub fn track_write<O: Serialize + ?Sized, N: Serialize + ?Sized>(variable: impl 
     if !enabled() {
         return;
     }
-    state_change_at(variable.into(), capture(old), capture(new), AccessType::Write, Location::caller());
+    access_at(
+        variable.into(),
+        Small::capture(old),
+        Small::capture(new),
+        AccessType::Write,
+        std::panic::Location::caller(),
+    );
 }
 
 /// Records an incoming or outgoing HTTP request (Go: `TrackHTTPRequest`).

@@ -19,11 +19,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 #[cfg(raceway_on)]
 use crate::{
+    event::compact::Small,
     event::location::Location,
     event::value::null,
     event::{AccessType, LockKind},
     instrument::locks::HeldLock,
-    instrument::track::state_change_at,
+    instrument::track::{access_at, state_change_at},
     stage::switch::enabled,
 };
 
@@ -106,6 +107,20 @@ struct Meta<T> {
     /// The cell's own lock, held by [`Tracked::update`].
     update_lock: Name,
     capture: CaptureFn<T>,
+    /// For cells built by [`Tracked::new`]: captures straight into the compact form, so a
+    /// primitive never goes through `serde_json` on the hot path (`event/compact.rs`).
+    small: Option<fn(&T) -> Small>,
+}
+
+#[cfg(raceway_on)]
+impl<T> Meta<T> {
+    #[inline]
+    fn small(&self, v: &T) -> Small {
+        match self.small {
+            Some(small) => small(v),
+            None => Small::from_value((self.capture)(v)),
+        }
+    }
 }
 
 /// A named shared value whose accesses are recorded: `get` records a `Read` with the value,
@@ -144,7 +159,13 @@ impl<T> Tracked<T> {
     where
         T: serde::Serialize,
     {
-        Self::with_capture(name.into(), value, |v| crate::event::value::capture(v))
+        #[allow(unused_mut)]
+        let mut cell = Self::with_capture(name.into(), value, |v| crate::event::value::capture(v));
+        #[cfg(raceway_on)]
+        {
+            cell.meta.small = Some(|v| Small::capture(v));
+        }
+        cell
     }
 
     /// A cell for a type that is not `Serialize`: values are recorded by their `Debug` text.
@@ -182,7 +203,7 @@ impl<T> Tracked<T> {
         {
             let name = name.resolve();
             let update_lock = Name::from(format!("{name}.update"));
-            Tracked { value: Mutex::new(value), meta: Meta { name, update_lock, capture } }
+            Tracked { value: Mutex::new(value), meta: Meta { name, update_lock, capture, small: None } }
         }
         #[cfg(not(raceway_on))]
         {
@@ -228,8 +249,8 @@ impl<T> Tracked<T> {
         let guard = self.lock();
         #[cfg(raceway_on)]
         if enabled() {
-            let seen = (self.meta.capture)(&guard);
-            state_change_at(self.meta.name.clone(), null(), seen, AccessType::Read, Location::caller());
+            let seen = self.meta.small(&guard);
+            access_at(self.meta.name.clone(), Small::Null, seen, AccessType::Read, std::panic::Location::caller());
         }
         f(&guard)
     }
@@ -253,8 +274,8 @@ impl<T> Tracked<T> {
         let old = std::mem::replace(&mut *guard, value);
         #[cfg(raceway_on)]
         if enabled() {
-            let (before, after) = ((self.meta.capture)(&old), (self.meta.capture)(&guard));
-            state_change_at(self.meta.name.clone(), before, after, AccessType::Write, Location::caller());
+            let (before, after) = (self.meta.small(&old), self.meta.small(&guard));
+            access_at(self.meta.name.clone(), before, after, AccessType::Write, std::panic::Location::caller());
         }
         old
     }

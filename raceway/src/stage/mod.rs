@@ -6,6 +6,7 @@
 //! | `switch.rs` | the process-wide on/off switch every tracking call reads first |
 //! | `fuzz.rs` | schedule fuzzing (`#[raceway::test(iterations = N)]`): seeded yields at accesses and lock acquires |
 //! | `outbox.rs` | a recording thread's side: its staging buffer and its budget |
+//! | `chunk.rs` | the compact staged record, its task headers, and its expansion into `Event`s |
 //! | `staging.rs` | one thread's events not yet handed over (and why parents still come first) |
 //! | `queue.rs` | the bounded queue of chunks and its budget; drops are decided here |
 //! | `dispatch.rs` | the installed pipeline: queue, registered buffers, flush and shutdown requests |
@@ -17,6 +18,7 @@
 //! event never becomes a parent (the drop is decided when the event is recorded); parents reach
 //! the sinks before their children (see `staging.rs`).
 
+pub(crate) mod chunk;
 pub(crate) mod dispatch;
 pub(crate) mod fuzz;
 pub(crate) mod outbox;

@@ -1,11 +1,12 @@
 //! A recording thread's side of the stage: its staging buffer and its unspent budget, refreshed
 //! when the installed dispatch changes.
 
+use super::chunk::{Context, Staged};
 use super::dispatch::{self, Dispatch};
+use super::queue::Queue;
 use super::queue::CHUNK;
-use super::staging::Staging;
-use crate::event::id::Uuid;
-use crate::event::Event;
+use super::staging::{Staging, StagingGuard};
+use crate::event::id::{IdSeq, Uuid};
 use std::sync::Arc;
 
 /// A thread's link to the installed dispatch: its staging buffer and its unspent budget.
@@ -17,6 +18,8 @@ pub(crate) struct Outbox {
     credit: usize,
     /// Whether something may be staged (saves taking the lock at hand-over points when not).
     dirty: bool,
+    /// This thread's event ids.
+    ids: IdSeq,
 }
 
 impl Outbox {
@@ -34,7 +37,7 @@ impl Outbox {
     fn new(generation: u64, dispatch: Arc<Dispatch>) -> Self {
         let staging = Arc::new(Staging::default());
         dispatch.register(staging.clone());
-        Outbox { generation, dispatch, staging, credit: 0, dirty: false }
+        Outbox { generation, dispatch, staging, credit: 0, dirty: false, ids: IdSeq::new() }
     }
 
     /// Takes one event's worth of budget; false (and the drop counted) when the dispatch is full.
@@ -102,36 +105,29 @@ impl Outbox {
         }
     }
 
-    /// Stages the event `make` builds (paid for by [`Outbox::take_credit`]), built directly in
-    /// the buffer; a full buffer goes to the exporter. Returns the event's id and timestamp.
+    /// Opens the staging buffer's free slot for the next record (paid for by
+    /// [`Outbox::take_credit`]), in the task context `cx`. The caller writes the record at
+    /// [`Slot::as_mut_ptr`] and [`Slot::commit`]s it; a slot dropped uncommitted stages nothing.
+    ///
+    /// A slot rather than a closure that fills it, or a returned record: a closure moves the
+    /// event kind it captures (and a returned value is built in a stack temporary), and the
+    /// compiler copies either whole into the slot (BENCHMARKS.md, issue 17).
     #[inline(always)]
-    pub(crate) fn stage(&mut self, make: impl FnOnce() -> Event) -> (Uuid, u64) {
-        let mut events = self.staging.lock();
-        if events.len() == events.capacity() {
+    pub(crate) fn slot(&mut self, cx: Context<'_>) -> Slot<'_> {
+        let id = self.ids.next();
+        let mut chunk = self.staging.lock();
+        chunk.note_context(cx);
+        let records = &mut chunk.records;
+        if records.len() == records.capacity() {
             // A few slots first (a quiet thread stays small), then room for the whole chunk at
-            // once rather than by doubling, which would copy the events staged so far each time.
-            let more = if events.capacity() == 0 { 8 } else { CHUNK.saturating_sub(events.len()).max(1) };
-            events.reserve_exact(more);
+            // once rather than by doubling, which would copy the records staged so far each time.
+            let more = if records.capacity() == 0 { 8 } else { CHUNK.saturating_sub(records.len()).max(1) };
+            records.reserve_exact(more);
         }
-        // Written straight into the buffer's free slot: `push(make())` would build the ~260-byte
-        // event on the stack first and copy it.
-        let len = events.len();
-        let staged = match events.spare_capacity_mut().first_mut() {
-            Some(slot) => {
-                let event = slot.write(make());
-                let staged = (event.id, event.timestamp_ns);
-                // SAFETY: the slot at `len` was just initialised, and is within the capacity.
-                unsafe { events.set_len(len + 1) };
-                staged
-            }
-            None => return (Uuid::from_u128(0), 0), // unreachable: capacity reserved above
-        };
-        if events.len() >= CHUNK {
-            let chunk = std::mem::replace(&mut *events, self.dispatch.queue.spare_chunk(CHUNK));
-            self.dispatch.queue.enqueue(chunk);
-        }
+        // The first spare slot: there is one, reserved above.
+        let at = records.spare_capacity_mut().as_mut_ptr().cast::<Staged>();
         self.dirty = true;
-        staged
+        Slot { chunk, queue: &self.dispatch.queue, at, id }
     }
 
     /// Where this thread stages its events, and for which dispatch (its generation).
@@ -175,5 +171,49 @@ impl Drop for Outbox {
     fn drop(&mut self) {
         self.dirty = true;
         self.publish();
+    }
+}
+
+/// The staging buffer's next slot, held locked until committed or dropped ([`Outbox::slot`]).
+pub(crate) struct Slot<'a> {
+    chunk: StagingGuard<'a>,
+    queue: &'a Queue,
+    at: *mut Staged,
+    id: Uuid,
+}
+
+impl Slot<'_> {
+    /// The id of the event to be written here (from the thread's sequence).
+    #[inline(always)]
+    pub(crate) fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Where to write the record: valid for writes of one `Staged`, uninitialised.
+    #[inline(always)]
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut Staged {
+        self.at
+    }
+
+    /// Stages the record written at [`Slot::as_mut_ptr`]; a full buffer goes to the exporter.
+    /// Returns the event's id and timestamp.
+    ///
+    /// # Safety
+    ///
+    /// Every field of the record at [`Slot::as_mut_ptr`] must have been initialised.
+    #[inline(always)]
+    pub(crate) unsafe fn commit(mut self) -> (Uuid, u64) {
+        // SAFETY: the caller initialised the record (this function's contract).
+        let timestamp_ns = unsafe { (*self.at).timestamp_ns };
+        let records = &mut self.chunk.records;
+        let len = records.len();
+        // SAFETY: the slot at `len` (`at`) is initialised and within the capacity reserved by
+        // `Outbox::slot`, and the buffer has stayed locked since.
+        unsafe { records.set_len(len + 1) };
+        if self.chunk.len() >= CHUNK {
+            let full = std::mem::replace(&mut *self.chunk, self.queue.spare_chunk(CHUNK));
+            self.queue.enqueue(full);
+        }
+        (self.id, timestamp_ns)
     }
 }

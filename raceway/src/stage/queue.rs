@@ -5,6 +5,7 @@
 //! worker (staged, queued, or reserved by a thread and not yet spent), and a thread reserves a
 //! few events' worth at a time so that the shared counter is touched once per few events.
 
+use super::chunk::Chunk;
 use super::stats::Counters;
 use crate::event::Event;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -19,10 +20,10 @@ const SPARES: usize = 64;
 pub(crate) struct Queue {
     /// Chunks of events in hand-over order.
     #[cfg(raceway_on)]
-    chunks: crossbeam_queue::SegQueue<Vec<Event>>,
+    chunks: crossbeam_queue::SegQueue<Chunk>,
     /// Emptied chunk buffers, reused so that staging does not allocate per chunk.
     #[cfg(raceway_on)]
-    spares: crossbeam_queue::ArrayQueue<Vec<Event>>,
+    spares: crossbeam_queue::ArrayQueue<Chunk>,
     /// Events in `chunks`.
     queued: AtomicUsize,
     /// Events staged or queued (plus budget threads reserved but have not spent): at most `capacity`.
@@ -108,16 +109,16 @@ impl Queue {
     /// An empty buffer for the next chunk: a recycled one, else a new one with room for
     /// `capacity` events (a thread that just filled a chunk gets a whole one; a thread handing
     /// over a few events gets one that allocates only when used, so quiet threads stay small).
-    pub(crate) fn spare_chunk(&self, capacity: usize) -> Vec<Event> {
+    pub(crate) fn spare_chunk(&self, capacity: usize) -> Chunk {
         #[cfg(raceway_on)]
         if let Some(v) = self.spares.pop() {
             return v;
         }
-        Vec::with_capacity(capacity)
+        Chunk::with_capacity(capacity)
     }
 
     /// Queues a chunk of events, waking the worker when a batch is ready.
-    pub(crate) fn enqueue(&self, chunk: Vec<Event>) {
+    pub(crate) fn enqueue(&self, chunk: Chunk) {
         let n = chunk.len();
         #[cfg(raceway_on)]
         self.chunks.push(chunk);
@@ -138,13 +139,15 @@ impl Queue {
         self.wake_pending.store(false, Ordering::Release);
         #[cfg(raceway_on)]
         {
-            let before = out.len();
-            while out.len() - before < max {
+            let mut n = 0;
+            while n < max {
                 let Some(mut chunk) = self.chunks.pop() else { break };
-                out.append(&mut chunk);
+                // Counted as staged (what the budget was taken for), then expanded here, on the
+                // delivery thread: the recording thread staged only compact records (`chunk.rs`).
+                n += chunk.len();
+                chunk.expand_into(out);
                 let _ = self.spares.push(chunk);
             }
-            let n = out.len() - before;
             self.queued.fetch_sub(n, Ordering::AcqRel);
             self.held.fetch_sub(n, Ordering::Relaxed);
             n

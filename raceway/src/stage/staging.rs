@@ -1,4 +1,4 @@
-//! Per-thread staging of recorded events, so that recording touches no memory shared with other
+//! Per-thread staging of recorded events (as compact records, `chunk.rs`), so that recording touches no memory shared with other
 //! threads except once per [`CHUNK`] events.
 //!
 //! Each recording thread appends to its own [`Staging`] buffer (an uncontended lock: the exporter
@@ -16,8 +16,8 @@
 //! parents are always in an earlier chunk. Events still staged have no children elsewhere, which
 //! is why the delivery thread may collect them at any time ([`super::dispatch::Dispatch::collect_staged`]).
 
+use super::chunk::Chunk;
 use super::queue::Queue;
-use crate::event::Event;
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[derive(Default)]
 pub(crate) struct Staging {
     busy: AtomicBool,
-    events: UnsafeCell<Vec<Event>>,
+    events: UnsafeCell<Chunk>,
 }
 
 // SAFETY: `events` is only accessed through a `StagingGuard`, which holds the `busy` flag.
@@ -68,9 +68,9 @@ impl Staging {
 pub(super) struct StagingGuard<'a>(&'a Staging);
 
 impl std::ops::Deref for StagingGuard<'_> {
-    type Target = Vec<Event>;
+    type Target = Chunk;
     #[inline(always)]
-    fn deref(&self) -> &Vec<Event> {
+    fn deref(&self) -> &Chunk {
         // SAFETY: the guard holds the `busy` flag, which gives exclusive access.
         unsafe { &*self.0.events.get() }
     }
@@ -78,7 +78,7 @@ impl std::ops::Deref for StagingGuard<'_> {
 
 impl std::ops::DerefMut for StagingGuard<'_> {
     #[inline(always)]
-    fn deref_mut(&mut self) -> &mut Vec<Event> {
+    fn deref_mut(&mut self) -> &mut Chunk {
         // SAFETY: as above.
         unsafe { &mut *self.0.events.get() }
     }
