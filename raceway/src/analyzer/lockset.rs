@@ -8,11 +8,11 @@
 //! Lock sets are interned to small numbers: an access stores 4 bytes, and the empty set (the
 //! common case) is `0` and needs no lookup. Only tasks that currently hold a lock have an entry.
 
+use super::HashMap;
 use crate::event::clock::Clock;
 use crate::event::id::TaskId;
 use crate::event::location::Location;
 use crate::event::LockKind;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A lock, numbered in order of first appearance.
@@ -66,11 +66,11 @@ impl Default for Locks {
     fn default() -> Self {
         let empty: Box<[Hold]> = Box::new([]);
         Locks {
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             names: Vec::new(),
             sets: vec![empty.clone()],
-            set_ids: HashMap::from([(empty, EMPTY)]),
-            tasks: HashMap::new(),
+            set_ids: [(empty, EMPTY)].into_iter().collect(),
+            tasks: HashMap::default(),
             sections: 0,
         }
     }

@@ -15,10 +15,10 @@
 
 use super::lockset::{Held, Hold, LockId};
 use super::shadow::happened_before;
+use super::HashMap;
 use crate::event::clock::Clock;
 use crate::event::id::{TaskId, Uuid};
 use crate::event::location::Location;
-use std::collections::HashMap;
 
 /// "`task` held `from` (taken at `from_at`) when it took `to` at `to_at`".
 #[derive(Clone, Debug)]
