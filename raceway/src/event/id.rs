@@ -355,7 +355,8 @@ mod tests {
         assert_eq!(TaskId::issued_in(t.as_u64(), s), Some(t));
         let u = TaskId::next_unordered_in(s);
         assert_eq!((u.service(), u.is_unordered()), (s, true));
-        assert_eq!(u.as_u64(), t.as_u64() + 1, "one numbering for every service");
+        // Other tests take ids at the same time: later, not necessarily next.
+        assert!(u.as_u64() > t.as_u64(), "one numbering for every service");
         assert_eq!(TaskId::next().service(), ServiceId::PROCESS);
     }
 

@@ -43,6 +43,8 @@ pub(crate) fn access_at(
     access: AccessType,
     site: &'static std::panic::Location<'static>,
 ) {
+    // Only reached with recording on; one relaxed load unless a fuzzing test runs.
+    crate::stage::fuzz::point();
     record_access(Access { variable, site, old, new, access });
 }
 
