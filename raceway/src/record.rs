@@ -165,5 +165,7 @@ fn stamp(task: &mut TaskState, kind: EventKind, duration: Elapsed) -> Event {
         clock: task.clock.clone(),
         span_id: task.trace.span.as_ref().and_then(|s| s.span_id),
         upstream_span_id: task.trace.span.as_ref().and_then(|s| s.upstream_span_id),
+        // The flag sits in the task state already borrowed here: no extra cost on the hot path.
+        breaks_run: std::mem::take(&mut task.handed_out),
     }
 }

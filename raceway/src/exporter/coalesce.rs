@@ -83,7 +83,9 @@ impl Coalescer {
     pub(crate) fn push(&mut self, e: &Event, emit: &mut impl FnMut(&Event, u64)) {
         if !self.runs.is_empty() {
             if let Some((parent, task)) = e.parent_id.and_then(|p| Some((p, *self.by_last.get(&p)?))) {
-                if task == e.task && self.runs.get_mut(&task).is_some_and(|run| run.absorb(e)) {
+                // `breaks_run`: the parent was handed out (`Context::current`, a clock header), so
+                // someone may name it: the run ends there, with the parent's id, not merged away.
+                if task == e.task && !e.breaks_run && self.runs.get_mut(&task).is_some_and(|run| run.absorb(e)) {
                     self.by_last.remove(&parent);
                     self.by_last.insert(e.id, task);
                     return;
