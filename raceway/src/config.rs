@@ -123,7 +123,7 @@ impl Default for Config {
             analyze: None,
             exit_code_on_findings: None,
             suppressions: None,
-            coalesce_accesses: false,
+            coalesce_accesses: true,
             analyzer_max_variables: DEFAULT_ANALYZER_MAX_VARIABLES,
             report_json: None,
             report_sarif: None,
