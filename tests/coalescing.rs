@@ -201,7 +201,10 @@ fn a_position_handed_out_mid_run_is_an_event_on_the_wire_so_no_parent_is_orphane
         }
         support::assert_parents_first_and_no_duplicates(&events);
         let ids: HashSet<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
-        assert!(events.iter().filter_map(|e| e["parent_id"].as_str()).all(|p| ids.contains(p)), "round {round}: orphan");
+        assert!(
+            events.iter().filter_map(|e| e["parent_id"].as_str()).all(|p| ids.contains(p)),
+            "round {round}: orphan"
+        );
 
         // The loop still goes out coalesced, but in three runs that end at the hand-outs.
         let runs: Vec<u64> = writes_to(&events, "handed.out").iter().map(|e| count(e)).collect();
