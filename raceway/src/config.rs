@@ -269,11 +269,12 @@ impl Config {
         /// Sets how long shutdown may spend delivering.
         shutdown_timeout: Duration,
         /// Turns the coalescing of hot loops' accesses on the way to the server on or off
-        /// (off, the default: every access is sent as its own event).
+        /// (on by default; off: every access is sent as its own event).
         ///
         /// ```
-        /// let config = raceway::Config::default().server_url("http://localhost:8080").coalesce_accesses(true);
-        /// assert!(config.coalesce_accesses);
+        /// assert!(raceway::Config::default().coalesce_accesses);
+        /// let config = raceway::Config::default().server_url("http://localhost:8080").coalesce_accesses(false);
+        /// assert!(!config.coalesce_accesses);
         /// ```
         coalesce_accesses: bool,
         /// Sets how many variables the embedded analyzer remembers (least recently used forgotten).
