@@ -17,6 +17,8 @@ fn config(c: &Collector) -> Config {
         .service_name("staging-test")
         .batch_size(50)
         .flush_interval(Duration::from_millis(50))
+        // These tests count every recorded event on the wire: they test delivery, not coalescing.
+        .coalesce_accesses(false)
 }
 
 #[test]
@@ -109,6 +111,7 @@ fn the_queue_cap_bounds_many_threads_and_every_event_is_accounted_for() {
         Config::default()
             .server_url(format!("http://{addr}"))
             .queue_capacity(2_000)
+            .coalesce_accesses(false)
             .shutdown_timeout(Duration::from_millis(200)),
     )
     .unwrap();

@@ -80,11 +80,11 @@ pub struct Config {
     /// task in between) to the server as one `StateChange` carrying their count in
     /// `metadata.tags["raceway.count"]` (`RACEWAY_COALESCE_ACCESSES`). It changes no server
     /// verdict on the run itself (the run races exactly when one of its accesses does) and keeps a
-    /// loop of a million increments from becoming a million-event parent chain. Default false: a
-    /// position handed out between two accesses of a run without an event (`Context::current`,
-    /// an outgoing request's headers) names an access that is merged away, which orphans the
-    /// other side's first event on the server (README, contract notes). The embedded analyzer
-    /// always sees every access.
+    /// loop of a million increments from becoming a million-event parent chain. Default true. A
+    /// position handed out without an event (`Context::current`, a request's or response's
+    /// `raceway-clock`) ends the run at that access, which keeps its own id, so whatever
+    /// continues from it names an event the server gets. The embedded analyzer always sees every
+    /// access.
     pub coalesce_accesses: bool,
     /// Most variables the embedded analyzer remembers; past it, the least recently used are
     /// forgotten and counted in the report (races on them may then be missed, never invented).
@@ -123,7 +123,7 @@ impl Default for Config {
             analyze: None,
             exit_code_on_findings: None,
             suppressions: None,
-            coalesce_accesses: false,
+            coalesce_accesses: true,
             analyzer_max_variables: DEFAULT_ANALYZER_MAX_VARIABLES,
             report_json: None,
             report_sarif: None,
@@ -269,11 +269,12 @@ impl Config {
         /// Sets how long shutdown may spend delivering.
         shutdown_timeout: Duration,
         /// Turns the coalescing of hot loops' accesses on the way to the server on or off
-        /// (off, the default: every access is sent as its own event).
+        /// (on by default; off: every access is sent as its own event).
         ///
         /// ```
-        /// let config = raceway::Config::default().server_url("http://localhost:8080").coalesce_accesses(true);
-        /// assert!(config.coalesce_accesses);
+        /// assert!(raceway::Config::default().coalesce_accesses);
+        /// let config = raceway::Config::default().server_url("http://localhost:8080").coalesce_accesses(false);
+        /// assert!(!config.coalesce_accesses);
         /// ```
         coalesce_accesses: bool,
         /// Sets how many variables the embedded analyzer remembers (least recently used forgotten).

@@ -207,11 +207,13 @@ fn record_in<K: Kind>(local: &mut Local, kind: K, duration: Elapsed, link: Link)
         clock: &task.clock,
     };
     let (parent_id, count) = (task.last, task.clock.own_count());
+    // A position handed out since the last event ends a coalesced run here (exporter/coalesce.rs).
+    let breaks_run = std::mem::take(&mut task.handed_out);
     let mut slot = out.slot(cx);
     // SAFETY: the slot is valid for writes of a `Staged`, and `stage_into` initialises every
     // field of it before `commit`.
     let (id, ts) = unsafe {
-        stage_into(slot.as_mut_ptr(), slot.id(), parent_id, count, kind, duration);
+        stage_into(slot.as_mut_ptr(), slot.id(), parent_id, count, breaks_run, kind, duration);
         slot.commit()
     };
     task.last = Some(id);
@@ -249,6 +251,7 @@ unsafe fn stage_into(
     id: Uuid,
     parent_id: Option<Uuid>,
     count: u64,
+    breaks_run: bool,
     kind: impl Kind,
     duration: Elapsed,
 ) {
@@ -265,11 +268,12 @@ unsafe fn stage_into(
         addr_of_mut!((*out).timestamp_ns).write(timestamp_ns);
         addr_of_mut!((*out).duration_ns).write(duration_ns);
         addr_of_mut!((*out).count).write(count);
+        addr_of_mut!((*out).breaks_run).write(breaks_run);
         addr_of_mut!((*out).kind).write(kind.into_staged());
     }
     // Does not compile when `Staged` gains a field, which would have to be written above too.
     let _every_field_written = |s: Staged| {
-        let Staged { id: _, parent_id: _, timestamp_ns: _, duration_ns: _, count: _, kind: _ } = s;
+        let Staged { id: _, parent_id: _, timestamp_ns: _, duration_ns: _, count: _, breaks_run: _, kind: _ } = s;
     };
 }
 
@@ -306,6 +310,8 @@ unsafe fn stamp_into(out: *mut Event, task: &mut TaskState, kind: EventKind, dur
         addr_of_mut!((*out).clock).write(task.clock.clone());
         addr_of_mut!((*out).span_id).write(span.and_then(|s| s.span_id));
         addr_of_mut!((*out).upstream_span_id).write(span.and_then(|s| s.upstream_span_id));
+        // The flag sits in the task state already borrowed here: no extra cost on the hot path.
+        addr_of_mut!((*out).breaks_run).write(std::mem::take(&mut task.handed_out));
     }
     // Does not compile when `Event` gains a field, which would have to be written above too.
     let _every_field_written = |e: Event| {
@@ -320,6 +326,7 @@ unsafe fn stamp_into(out: *mut Event, task: &mut TaskState, kind: EventKind, dur
             clock: _,
             span_id: _,
             upstream_span_id: _,
+            breaks_run: _,
         } = e;
     };
 }

@@ -259,6 +259,7 @@ mod tests {
             clock: Clock::new(task),
             span_id: None,
             upstream_span_id: None,
+            breaks_run: false,
         }
     }
 

@@ -100,7 +100,7 @@ impl Context {
         with_local(|l| {
             // The context may be entered on another thread: its parent must be queued first.
             l.publish();
-            l.task.as_ref().map(TaskState::snapshot)
+            l.task.as_mut().map(TaskState::snapshot)
         })
         .flatten()
     }

@@ -50,6 +50,11 @@ pub(crate) struct TaskState {
     /// spawns and joins one child at a time then carries one component for all of them, not one
     /// per child ever joined.
     pub joined: Vec<TaskId>,
+    /// This task's position (`last`, its clock) was handed to someone else without an event of
+    /// its own (`Context::current`, a request's or response's `raceway-clock`): the next event
+    /// carries it as [`Event::breaks_run`](crate::event::Event) so that the exporter's coalescer
+    /// keeps `last` as an event of its own instead of merging it away (`exporter/coalesce.rs`).
+    pub handed_out: bool,
 }
 
 impl TaskState {
@@ -60,7 +65,7 @@ impl TaskState {
             Some(c) => c.fork(task),
             None => Clock::new(task),
         };
-        TaskState { trace, task, last: parent, clock, scoped: true, joined: Vec::new() }
+        TaskState { trace, task, last: parent, clock, scoped: true, joined: Vec::new(), handed_out: false }
     }
 
     /// A new task in a new trace: a thread's own task.
@@ -73,10 +78,20 @@ impl TaskState {
     pub(crate) fn adopted(trace: Option<Arc<Trace>>) -> Self {
         let trace = trace.unwrap_or_else(Trace::new);
         let task = TaskId::next_unordered_in(trace.service);
-        TaskState { trace, task, last: None, clock: Clock::new(task), scoped: false, joined: Vec::new() }
+        TaskState {
+            trace,
+            task,
+            last: None,
+            clock: Clock::new(task),
+            scoped: false,
+            joined: Vec::new(),
+            handed_out: false,
+        }
     }
 
-    pub(crate) fn snapshot(&self) -> Context {
+    /// The task's position, for someone else to continue from: marks it handed out.
+    pub(crate) fn snapshot(&mut self) -> Context {
+        self.handed_out = true;
         Context { trace: self.trace.clone(), parent: self.last, clock: Some(self.clock.clone()) }
     }
 }

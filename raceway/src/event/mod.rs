@@ -374,4 +374,8 @@ pub struct Event {
     pub span_id: Option<SpanId>,
     /// The caller's span id (`metadata.upstream_span_id`), when there was a caller.
     pub upstream_span_id: Option<SpanId>,
+    /// The task's position before this event (`parent_id`) was handed out without an event
+    /// (`Context::current`, a `raceway-clock` header): the exporter must not merge this event
+    /// into a run ending at its parent, which someone else may name. Not sent.
+    pub(crate) breaks_run: bool,
 }

@@ -17,13 +17,16 @@
 //! after is the last member's. The members in between are named by no one: their only child is
 //! the next member. The run is sent when it ends — at the task's next event that does not extend
 //! it (just before that event), at an event of another task whose parent is the run's last
-//! member (a join), or when a round is due (flush, interval, shutdown: [`Coalescer::drain`]) —
-//! so every event still reaches the server after its parent.
+//! member (a join), at the task's next event when it `breaks_run`, or when a round is due (flush,
+//! interval, shutdown: [`Coalescer::drain`]) — so every event still reaches the server after its
+//! parent.
 //!
-//! Known gap: `Context::current()` hands out the task's last event id without recording an event;
-//! taken between two accesses of a run, it names a member that is merged away (its context's
-//! first event is then orphaned on the server; see the README). Closing it needs the recording
-//! side to mark the capture (the exporter cannot see it), which would change the task's clock.
+//! A position handed out without an event (`Context::current()`, a request's or response's
+//! `raceway-clock`) may be named later by someone the exporter cannot see. The recording side
+//! marks it (`TaskState::handed_out`, moved into the task's next event as `Event::breaks_run`,
+//! with no clock tick), and that event then does not extend the run: the run goes out ending at
+//! the handed-out access, under its id. (A request's header also adds to the task's clock outside
+//! its own component, so ending the run there keeps the argument above true too.)
 //!
 //! The embedded analyzer is a separate sink and sees every access: this is the server path only.
 
@@ -83,7 +86,9 @@ impl Coalescer {
     pub(crate) fn push(&mut self, e: &Event, emit: &mut impl FnMut(&Event, u64)) {
         if !self.runs.is_empty() {
             if let Some((parent, task)) = e.parent_id.and_then(|p| Some((p, *self.by_last.get(&p)?))) {
-                if task == e.task && self.runs.get_mut(&task).is_some_and(|run| run.absorb(e)) {
+                // `breaks_run`: the parent was handed out (`Context::current`, a clock header), so
+                // someone may name it: the run ends there, with the parent's id, not merged away.
+                if task == e.task && !e.breaks_run && self.runs.get_mut(&task).is_some_and(|run| run.absorb(e)) {
                     self.by_last.remove(&parent);
                     self.by_last.insert(e.id, task);
                     return;

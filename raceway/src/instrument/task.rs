@@ -39,6 +39,7 @@ pub(super) fn fork_state(location: Location, name: Option<Name>) -> Option<(Task
             clock,
             scoped: true,
             joined: Vec::new(),
+            handed_out: false,
         };
         // The child may run on another thread: the spawn event must be queued before its events.
         l.publish();

@@ -46,6 +46,8 @@ where
         // the analyzer orders by it (it reads events in delivery order).
         l.publish();
         let task = l.task.as_mut()?;
+        // The callee continues from this position: the coalescer must keep it (state.rs).
+        task.handed_out = true;
         // The calling service's component: the task's own service when a layer named it.
         let own = p.clock_component_of(task.trace.service);
         let own_c = Component::Remote(own.clone());

@@ -60,7 +60,9 @@ fn response_clock() -> Option<String> {
         // The clock leaves this task: its events must reach the sinks before any the caller
         // records after merging it (the analyzer reads events in delivery order).
         l.publish();
-        let task = l.task.as_ref()?;
+        let task = l.task.as_mut()?;
+        // The caller continues from this position: the coalescer must keep it (state.rs).
+        task.handed_out = true;
         let span = task.trace.span.as_ref();
         let (span_id, upstream) = (span.and_then(|s| s.span_id), span.and_then(|s| s.upstream_span_id));
         Some(clock_json(&p, task.trace.service, &task.clock, task.trace.id, span_id, upstream))

@@ -29,6 +29,8 @@ pub(crate) struct Staged {
     pub(crate) duration_ns: Option<u64>,
     /// The task's own clock component after this event.
     pub(crate) count: u64,
+    /// [`Event::breaks_run`]: the task's position was handed out just before this event.
+    pub(crate) breaks_run: bool,
     pub(crate) kind: StagedKind,
 }
 
@@ -146,6 +148,7 @@ impl Chunk {
                 clock: h.clock.with_count(r.count),
                 span_id: h.span_id,
                 upstream_span_id: h.upstream_span_id,
+                breaks_run: r.breaks_run,
             });
         }
         self.headers.clear();
@@ -172,6 +175,7 @@ mod tests {
             timestamp_ns: count * 10,
             duration_ns: None,
             count,
+            breaks_run: count % 3 == 0,
             kind: StagedKind::Full(custom(count)),
         });
         id
@@ -219,5 +223,8 @@ mod tests {
         assert_eq!(out[3].clock.get_task(b), 1, "the merged base is the later header's");
         assert_eq!(out[1].clock.get_task(b), 0, "earlier records keep the base they were staged with");
         assert!(out[0].clock.le(&out[1].clock) && out[1].clock.le(&out[3].clock));
+        for e in &out {
+            assert_eq!(e.breaks_run, e.clock.own_count() % 3 == 0, "the run-break bit survives staging");
+        }
     }
 }

@@ -112,3 +112,29 @@ fn reads_and_atomic_accesses_do_not_merge_with_each_other() {
     let shape: Vec<_> = sent.iter().map(|(e, n)| (access(e).unwrap().1, *n)).collect();
     assert_eq!(shape, [(AccessType::Read, 2), (AccessType::AtomicRMW, 1), (AccessType::AtomicWrite, 1)]);
 }
+
+#[test]
+fn a_position_handed_out_mid_run_ends_the_run_there_and_keeps_its_id() {
+    let c = crate::testing::capture(|| {
+        for i in 0..10u64 {
+            crate::instrument::track::track_write("x", &i, &(i + 1));
+        }
+        let ctx = crate::context::Context::current().expect("inside the capture's trace");
+        for i in 10..20u64 {
+            crate::instrument::track::track_write("x", &i, &(i + 1));
+        }
+        // The request's clock is a hand-out too: the callee is ordered after exactly this point.
+        crate::propagation::propagation_headers(std::iter::empty::<(String, String)>()).unwrap();
+        for i in 20..30u64 {
+            crate::instrument::track::track_write("x", &i, &(i + 1));
+        }
+        ctx.in_scope(|| crate::instrument::track::track_custom("continued", &1));
+    });
+    let handed = [c.events[9].id, c.events[19].id];
+    let sent = run(&c.events);
+    assert_parents_first(&sent, &c.events);
+    let runs: Vec<_> = sent.iter().filter(|(e, _)| access(e).is_some()).map(|(e, n)| (e.id, *n)).collect();
+    assert_eq!(runs, [(handed[0], 10), (handed[1], 10), (c.events[29].id, 10)], "each run ends at a hand-out");
+    let continued = sent.iter().find(|(e, _)| access(e).is_none()).unwrap();
+    assert_eq!(continued.0.parent_id, Some(handed[0]), "the other side's parent is on the wire");
+}
