@@ -86,6 +86,7 @@ impl Default for Analyzer {
             vars: HashMap::new(),
             order: Default::default(),
             findings: Default::default(),
+            tasks: Default::default(),
             events: 0,
             accesses: 0,
             forgotten: 0,
