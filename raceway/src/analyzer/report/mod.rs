@@ -13,15 +13,15 @@ mod files;
 mod html;
 #[cfg(raceway_on)]
 mod json;
-pub(crate) mod suppress;
 #[cfg(raceway_on)]
 mod sarif;
+pub(crate) mod suppress;
 mod text;
 
 pub(crate) use builder::Builder;
-pub use suppress::Suppressions;
 #[cfg(raceway_on)]
 pub(crate) use files::write_files;
+pub use suppress::Suppressions;
 
 use crate::event::id::{TaskId, Uuid};
 use crate::event::location::Location;
