@@ -84,3 +84,90 @@ fn the_thousandth_job_costs_what_the_first_did() {
     let (first, last) = c.output;
     assert!(last < first * 5 + std::time::Duration::from_millis(100), "first {first:?}, last {last:?}");
 }
+
+/// The server's cross-trace order (contract §3): `e` before `f` when every component of `e`'s
+/// `causality_vector` is at most `f`'s (an absent one is 0).
+fn ordered_on_the_server(e: &serde_json::Value, f: &serde_json::Value) -> bool {
+    let vector = |v: &serde_json::Value| -> Vec<(String, u64)> {
+        v["causality_vector"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c[0].as_str().unwrap().to_owned(), c[1].as_u64().unwrap()))
+            .collect()
+    };
+    let of_f = vector(f);
+    vector(e).iter().all(|(name, n)| of_f.iter().find(|(m, _)| m == name).map_or(0, |(_, v)| *v) >= *n)
+}
+
+fn wire<R>(c: &raceway::testing::Captured<R>) -> Vec<serde_json::Value> {
+    raceway::wire_json(&c.events).iter().map(|j| serde_json::from_str(j).unwrap()).collect()
+}
+
+fn writes_of<'a>(events: &'a [serde_json::Value], variable: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["kind"]["StateChange"]["variable"] == variable).collect()
+}
+
+#[test]
+fn waves_of_a_thousand_tasks_send_every_event_in_under_1_kb() {
+    // The ledger of `benches/scale.rs`: each task takes one lock and writes once.
+    for run in 0..20 {
+        let ledger = std::sync::Arc::new(std::sync::Mutex::new(0u64));
+        let c = capture(|| {
+            for wave in 0..2u64 {
+                let tasks: Vec<_> = (0..1_000u64)
+                    .map(|i| {
+                        let ledger = ledger.clone();
+                        raceway::thread::spawn(move || {
+                            let mut g = raceway::lock!(ledger, "ledger");
+                            *g += 1;
+                            raceway::track_write("ledger.total", &(wave * 1_000 + i), &(wave * 1_000 + i + 1));
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.join().unwrap();
+                }
+            }
+            raceway::track_read("ledger.total", &2_000);
+        });
+        // The analyzer still sees the whole clock: the wave's 1,000 tasks and the supervisor.
+        let widest = c.events.iter().map(components).max().unwrap();
+        assert!(widest > 1_000, "run {run}: {widest} components in memory");
+        assert_no_races!(c);
+        // On the wire, a trace's own tasks are ordered by parent links (contract §3), not named.
+        let largest = raceway::wire_json(&c.events).iter().map(String::len).max().unwrap();
+        assert!(largest < 1024, "run {run}: the largest event is {largest} bytes on the wire");
+    }
+}
+
+#[test]
+fn a_task_of_another_trace_still_carries_the_components_that_order_it_after_this_one() {
+    for run in 0..20 {
+        let c = capture(|| {
+            // Trace A (the capture's): a child writes, and a sibling writes concurrently.
+            let ordered = raceway::thread::spawn(|| raceway::track_write("shared", &0, &1));
+            let unordered = raceway::thread::spawn(|| raceway::track_write("other", &0, &1));
+            // Trace B (another request): joins the first child only, then writes both.
+            raceway::Context::new().in_scope(|| {
+                ordered.join().unwrap();
+                raceway::track_write("shared", &1, &2);
+                raceway::track_write("other", &1, &2);
+            });
+            unordered.join().unwrap();
+        });
+        let events = wire(&c);
+        let writes = writes_of(&events, "shared");
+        assert_eq!(writes.len(), 2, "run {run}");
+        assert_ne!(writes[0]["trace_id"], writes[1]["trace_id"], "run {run}: two traces");
+        assert!(
+            ordered_on_the_server(writes[0], writes[1]),
+            "run {run}: the joined child's write is before trace B's on the server"
+        );
+        let others = writes_of(&events, "other");
+        assert!(
+            !ordered_on_the_server(others[0], others[1]) && !ordered_on_the_server(others[1], others[0]),
+            "run {run}: the child trace B never joined stays concurrent with it: the race is not hidden"
+        );
+    }
+}
