@@ -179,9 +179,7 @@ async fn one_trace_crosses_both_services_with_span_links_and_growing_clocks() {
     let audit = events.iter().find(|e| e["kind"]["StateChange"]["variable"] == "gateway.audit").unwrap();
     assert_ne!(audit["metadata"]["thread_id"], gw_thread, "a task of its own");
     assert_eq!(span(audit), Some("00f067aa0ba902b7"));
-    // Ordered after the handler's work by its parent link: within one trace the vector leaves the
-    // trace's other tasks out (contract §3: the server orders a trace's events by parent links).
-    assert_eq!(component(audit, gw_thread), None, "the handler is of the same trace");
+    assert!(component(audit, gw_thread) >= Some(2), "ordered after the handler's work");
     let ids: Vec<&Value> = gw.iter().map(|e| &e["id"]).collect();
     assert!(ids.contains(&&audit["parent_id"]), "its first event descends from the request's chain");
 }

@@ -56,13 +56,10 @@ impl TaskState {
     /// A new task in `trace`, whose first event descends from `parent`, inheriting `clock`.
     pub(crate) fn fork(trace: Arc<Trace>, parent: Option<Uuid>, clock: Option<&Clock>) -> Self {
         let task = TaskId::next_in(trace.service);
-        let mut clock = match clock {
+        let clock = match clock {
             Some(c) => c.fork(task),
             None => Clock::new(task),
         };
-        // Its component is tagged with its trace where other clocks inherit it: the wire leaves
-        // a trace's own tasks out of its events' vectors (`Clock::wire_components`).
-        clock.set_trace(trace.id);
         TaskState { trace, task, last: parent, clock, scoped: true, joined: Vec::new() }
     }
 
@@ -76,9 +73,7 @@ impl TaskState {
     pub(crate) fn adopted(trace: Option<Arc<Trace>>) -> Self {
         let trace = trace.unwrap_or_else(Trace::new);
         let task = TaskId::next_unordered_in(trace.service);
-        let mut clock = Clock::new(task);
-        clock.set_trace(trace.id);
-        TaskState { trace, task, last: None, clock, scoped: false, joined: Vec::new() }
+        TaskState { trace, task, last: None, clock: Clock::new(task), scoped: false, joined: Vec::new() }
     }
 
     pub(crate) fn snapshot(&self) -> Context {

@@ -6,7 +6,7 @@
 //! so a clock is split: the task's own counter, bumped per event, and a shared, immutable `base`
 //! of everything inherited, rebuilt only at spawn, join and request boundaries.
 
-use crate::event::id::{TaskId, Uuid};
+use crate::event::id::TaskId;
 use std::sync::Arc;
 
 /// One component of a vector clock.
@@ -16,15 +16,6 @@ pub enum Component {
     Task(TaskId),
     /// A component received from another process (`"<service>#<instance>"`, or another SDK's task).
     Remote(Arc<str>),
-}
-
-/// One inherited component: its counter, and the trace of the task that counted it
-/// ([`trace_tag`]; 0 when unknown, e.g. read from a header).
-#[derive(Clone, Debug)]
-struct Entry {
-    c: Component,
-    v: u64,
-    trace: u64,
 }
 
 /// A vector clock: `own` task's counter plus an inherited, sorted `base`.
@@ -44,23 +35,15 @@ pub struct Clock {
     /// `Component::Task(task)`, kept so iteration can lend a reference to it.
     own: Component,
     count: u64,
-    /// The owning task's trace ([`trace_tag`]), given to its component where another clock
-    /// inherits it; 0 until the task's trace is known.
-    trace: u64,
     /// `None` when nothing is inherited (every root task): copying a clock then touches no shared
     /// reference count, which matters because the exporter thread drops the copies.
-    base: Option<Arc<[Entry]>>,
-}
-
-/// A trace's tag in clocks: 64 random bits of its id, never 0 (0 means "not known").
-pub(crate) fn trace_tag(id: Uuid) -> u64 {
-    (id.as_u128() as u64) | 1
+    base: Option<Arc<[(Component, u64)]>>,
 }
 
 impl Clock {
     /// A fresh clock for `task`, with nothing inherited.
     pub(crate) fn new(task: TaskId) -> Self {
-        Clock { task, own: Component::Task(task), count: 0, trace: 0, base: None }
+        Clock { task, own: Component::Task(task), count: 0, base: None }
     }
 
     /// A fresh clock for `task` that inherits `components` (e.g. from an incoming header).
@@ -68,11 +51,6 @@ impl Clock {
         let mut c = Clock::new(task);
         c.merge_components(components);
         c
-    }
-
-    /// Names the trace the owning task runs in (see [`Clock::wire_components`]).
-    pub(crate) fn set_trace(&mut self, trace: Uuid) {
-        self.trace = trace_tag(trace);
     }
 
     /// The task this clock belongs to.
@@ -85,7 +63,7 @@ impl Clock {
         self.count
     }
 
-    fn base(&self) -> &[Entry] {
+    fn base(&self) -> &[(Component, u64)] {
         self.base.as_deref().unwrap_or(&[])
     }
 
@@ -96,13 +74,11 @@ impl Clock {
     }
 
     /// The clock a child task starts from: everything this task knows, and its own counter 0.
-    /// The child runs in this task's trace until told otherwise ([`Clock::set_trace`]).
     pub(crate) fn fork(&self, child: TaskId) -> Clock {
         let mut c = Clock::new(child);
-        c.trace = self.trace;
         // A parent that recorded nothing (e.g. the placeholder task of a context built from an
         // incoming request) passes on what it inherited, not a zero component of its own.
-        let own = (self.count > 0).then_some((&self.own, self.count, self.trace));
+        let own = (self.count > 0).then_some((&self.own, self.count));
         c.merge_sorted(sorted_with(self.base(), own));
         c
     }
@@ -113,38 +89,38 @@ impl Clock {
     /// is a merge, not a sort (a task joining a wave of 1,000 children does this 1,000 times, on
     /// clocks of ~1,000 components each). When `other` adds nothing, the base is kept as it is.
     pub(crate) fn merge(&mut self, other: &Clock) {
-        // A task that recorded nothing adds nothing: a joined child that did not record must
-        // not cost a new base. (A zero component listed explicitly, as an incoming request's
-        // own service component is, is kept: `merge_components`.)
-        let own = (other.count > 0).then_some((&other.own, other.count, other.trace));
-        self.merge_sorted(sorted_with(other.base(), own));
+        self.merge_sorted(sorted_with(other.base(), Some((&other.own, other.count))));
     }
 
     /// Pointwise maximum with `incoming`, which must be sorted by component, each at most once.
-    fn merge_sorted<'a>(&mut self, incoming: impl Iterator<Item = (&'a Component, u64, u64)>) {
+    fn merge_sorted<'a>(&mut self, incoming: impl Iterator<Item = (&'a Component, u64)>) {
         let base = self.base.as_deref().unwrap_or(&[]);
         let mut count = self.count;
-        let mut out: Vec<Entry> = Vec::new();
-        // Entries of `base` before `i` are in the result unchanged; they are copied only once
-        // something changes (so a merge that adds nothing allocates nothing).
+        let mut out: Vec<(Component, u64)> = Vec::new();
+        // Entries of `base` before `kept` are known to be in the result unchanged; they are
+        // copied only once something changes (so a merge that adds nothing allocates nothing).
         let (mut i, mut changed) = (0, false);
-        for (c, v, trace) in incoming {
+        for (c, v) in incoming {
             if *c == self.own {
                 count = count.max(v);
                 continue;
             }
-            while i < base.len() && base[i].c < *c {
+            while i < base.len() && base[i].0 < *c {
                 if changed {
                     out.push(base[i].clone());
                 }
                 i += 1;
             }
-            let present = i < base.len() && base[i].c == *c;
-            if present && base[i].v >= v {
-                if changed {
-                    out.push(base[i].clone());
+            let present = i < base.len() && base[i].0 == *c;
+            // An absent component is 0: a zero one adds nothing (a joined child that recorded
+            // nothing must not cost a new base).
+            if present && base[i].1 >= v || !present && v == 0 {
+                if present {
+                    if changed {
+                        out.push(base[i].clone());
+                    }
+                    i += 1;
                 }
-                i += 1;
                 continue;
             }
             if !changed {
@@ -152,7 +128,7 @@ impl Clock {
                 out.reserve(base.len() + 1);
                 out.extend_from_slice(&base[..i]);
             }
-            out.push(Entry { c: c.clone(), v, trace });
+            out.push((c.clone(), v));
             if present {
                 i += 1;
             }
@@ -164,39 +140,16 @@ impl Clock {
         }
     }
 
-    /// Pointwise maximum with a list of components (in any order, e.g. from a header). Their
-    /// traces are not known, so they are always sent ([`Clock::wire_components`]).
+    /// Pointwise maximum with a list of components (in any order, e.g. from a header).
     pub(crate) fn merge_components(&mut self, mut incoming: Vec<(Component, u64)>) {
         incoming.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         incoming.dedup_by(|later, earlier| later.0 == earlier.0);
-        self.merge_sorted(incoming.iter().map(|(c, v)| (c, *v, 0)));
+        self.merge_sorted(incoming.iter().map(|(c, v)| (c, *v)));
     }
 
     /// Every component, inherited ones first (sorted), then the owning task's.
     pub fn components(&self) -> impl Iterator<Item = (&Component, u64)> + '_ {
-        self.base().iter().map(|e| (&e.c, e.v)).chain(std::iter::once((&self.own, self.count)))
-    }
-
-    /// The components the server needs of an event of trace `trace` (its `causality_vector`):
-    /// all but those of *other* tasks of the same trace.
-    ///
-    /// Why leaving those out is safe: the server orders two events of one trace by their parent
-    /// links, not the vector (contract §3); the vector decides only between traces, where `e`
-    /// is ordered before `f` when each component of `e` is at most `f`'s. The owning task's
-    /// component is always sent, and no count is raised, so an omission never makes `e` look
-    /// ordered before `f` when it is not: a race is never hidden. What it can do is make `f`
-    /// look unordered with an `e` of another trace that it follows, when a task of `f`'s trace
-    /// also ran in `e`'s trace: a false cross-trace race. Components from headers (trace not
-    /// known) and from other processes are always sent. What this buys: a task that joined
-    /// 1,000 tasks of its own request sends one component, not 1,001 (under 1 KB instead of
-    /// ~30 KB an event).
-    pub(crate) fn wire_components(&self, trace: Uuid) -> impl Iterator<Item = (&Component, u64)> + '_ {
-        let tag = trace_tag(trace);
-        self.base()
-            .iter()
-            .filter(move |e| !(e.trace == tag && matches!(e.c, Component::Task(_))))
-            .map(|e| (&e.c, e.v))
-            .chain(std::iter::once((&self.own, self.count)))
+        self.base().iter().map(|(c, v)| (c, *v)).chain(std::iter::once((&self.own, self.count)))
     }
 
     /// The counter of `component` (0 when absent).
@@ -205,7 +158,7 @@ impl Clock {
             return self.count;
         }
         let base = self.base();
-        base.binary_search_by(|e| e.c.cmp(component)).map(|i| base[i].v).unwrap_or(0)
+        base.binary_search_by(|(c, _)| c.cmp(component)).map(|i| base[i].1).unwrap_or(0)
     }
 
     /// The counter of the remote component named `name` (0 when absent); a binary search, with
@@ -213,18 +166,18 @@ impl Clock {
     pub fn get_remote(&self, name: &str) -> u64 {
         let base = self.base();
         // `Task` components sort before every `Remote` one.
-        base.binary_search_by(|e| match &e.c {
+        base.binary_search_by(|(c, _)| match c {
             Component::Task(_) => std::cmp::Ordering::Less,
             Component::Remote(s) => (**s).cmp(name),
         })
-        .map(|i| base[i].v)
+        .map(|i| base[i].1)
         .unwrap_or(0)
     }
 
     /// Whether any component came from another process.
     pub fn has_remote(&self) -> bool {
         // Sorted, and `Remote` sorts last: only the last entry needs looking at.
-        matches!(self.base().last(), Some(Entry { c: Component::Remote(_), .. }))
+        matches!(self.base().last(), Some((Component::Remote(_), _)))
     }
 
     /// The counter this clock knows for `task` (0 when absent).
@@ -240,11 +193,11 @@ impl Clock {
 
 /// `base` (sorted) with `extra` in its sorted place; `extra` is not in `base`.
 fn sorted_with<'a>(
-    base: &'a [Entry],
-    extra: Option<(&'a Component, u64, u64)>,
-) -> impl Iterator<Item = (&'a Component, u64, u64)> + 'a {
-    let at = extra.map_or(base.len(), |(x, _, _)| base.partition_point(|e| e.c < *x));
-    let entry = |e: &'a Entry| (&e.c, e.v, e.trace);
+    base: &'a [(Component, u64)],
+    extra: Option<(&'a Component, u64)>,
+) -> impl Iterator<Item = (&'a Component, u64)> + 'a {
+    let at = extra.map_or(base.len(), |(e, _)| base.partition_point(|(c, _)| c < e));
+    let entry = |(c, v): &'a (Component, u64)| (c, *v);
     base[..at].iter().map(entry).chain(extra).chain(base[at..].iter().map(entry))
 }
 
@@ -339,8 +292,8 @@ mod tests {
             let nonzero = |v: Vec<(Component, u64)>| v.into_iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>();
             assert_eq!(nonzero(got), nonzero(want));
             let base = a.base();
-            assert!(base.windows(2).all(|w| w[0].c < w[1].c), "the base stays sorted and unique");
-            assert!(base.iter().all(|e| e.c != a.own), "the own component is never in the base");
+            assert!(base.windows(2).all(|w| w[0].0 < w[1].0), "the base stays sorted and unique");
+            assert!(base.iter().all(|(c, _)| *c != a.own), "the own component is never in the base");
         }
     }
 

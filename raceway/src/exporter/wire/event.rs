@@ -60,7 +60,7 @@ pub(crate) fn write_event(out: &mut Vec<u8>, e: &Event, p: &Metadata, omit_value
         }
     }
     push(out, "},\"causality_vector\":[");
-    for (i, (c, n)) in e.clock.wire_components(e.trace_id).enumerate() {
+    for (i, (c, n)) in e.clock.components().enumerate() {
         if i > 0 {
             out.push(b',');
         }
