@@ -89,7 +89,11 @@ impl Clock {
     /// is a merge, not a sort (a task joining a wave of 1,000 children does this 1,000 times, on
     /// clocks of ~1,000 components each). When `other` adds nothing, the base is kept as it is.
     pub(crate) fn merge(&mut self, other: &Clock) {
-        self.merge_sorted(sorted_with(other.base(), Some((&other.own, other.count))));
+        // A task that recorded nothing adds nothing: a joined child that did not record must
+        // not cost a new base. (A zero component listed explicitly, as an incoming request's
+        // own service component is, is kept: `merge_components`.)
+        let own = (other.count > 0).then_some((&other.own, other.count));
+        self.merge_sorted(sorted_with(other.base(), own));
     }
 
     /// Pointwise maximum with `incoming`, which must be sorted by component, each at most once.
@@ -112,15 +116,11 @@ impl Clock {
                 i += 1;
             }
             let present = i < base.len() && base[i].0 == *c;
-            // An absent component is 0: a zero one adds nothing (a joined child that recorded
-            // nothing must not cost a new base).
-            if present && base[i].1 >= v || !present && v == 0 {
-                if present {
-                    if changed {
-                        out.push(base[i].clone());
-                    }
-                    i += 1;
+            if present && base[i].1 >= v {
+                if changed {
+                    out.push(base[i].clone());
                 }
+                i += 1;
                 continue;
             }
             if !changed {
