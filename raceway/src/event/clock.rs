@@ -163,7 +163,7 @@ impl Clock {
 
     /// The counter of the remote component named `name` (0 when absent); a binary search, with
     /// no allocation.
-    pub fn get_remote(&self, name: &str) -> u64 {
+    pub(crate) fn get_remote(&self, name: &str) -> u64 {
         let base = self.base();
         // `Task` components sort before every `Remote` one.
         base.binary_search_by(|(c, _)| match c {
@@ -175,7 +175,7 @@ impl Clock {
     }
 
     /// Whether any component came from another process.
-    pub fn has_remote(&self) -> bool {
+    pub(crate) fn has_remote(&self) -> bool {
         // Sorted, and `Remote` sorts last: only the last entry needs looking at.
         matches!(self.base().last(), Some((Component::Remote(_), _)))
     }
