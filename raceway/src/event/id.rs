@@ -353,10 +353,11 @@ mod tests {
         assert_eq!(t.service(), s);
         assert!(!t.is_unordered());
         assert_eq!(TaskId::issued_in(t.as_u64(), s), Some(t));
+        let between = TaskId::next();
         let u = TaskId::next_unordered_in(s);
         assert_eq!((u.service(), u.is_unordered()), (s, true));
-        // Other tests take ids at the same time: later, not necessarily next.
-        assert!(u.as_u64() > t.as_u64(), "one numbering for every service");
+        // Not `t + 1`: tests running in parallel take ids in between (it failed one run in three).
+        assert!(t.as_u64() < between.as_u64() && between.as_u64() < u.as_u64(), "one numbering for every service");
         assert_eq!(TaskId::next().service(), ServiceId::PROCESS);
     }
 
