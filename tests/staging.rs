@@ -137,3 +137,30 @@ fn the_queue_cap_bounds_many_threads_and_every_event_is_accounted_for() {
     assert!(s.undeliverable <= 2_000 + 4_096, "at most the queue and one round were ever held: {s:?}");
     assert!(s.dropped_queue_full >= THREADS * EACH - 2_000 - 4_096, "{s:?}");
 }
+
+#[test]
+fn a_supervisor_recording_faster_than_the_flush_interval_is_drained_before_its_budget_runs_out() {
+    // A long-lived thread spawning and joining short jobs, many times the queue's capacity in
+    // all, with a flush interval far longer than the run: the supervisor's own spawn and join
+    // events stay staged in its buffer, counted against the budget, until collected. Past half
+    // the budget the recording threads ask the delivery thread to collect, so nothing waits for
+    // the interval and nothing is dropped.
+    let _s = serial();
+    let c = Collector::start();
+    let guard =
+        raceway::init(config(&c).queue_capacity(1_024).batch_size(100).flush_interval(Duration::from_secs(3600)))
+            .unwrap();
+    let jobs = 3_000u64;
+    for job in 0..jobs {
+        raceway::thread::spawn(move || raceway::track_write("x", &job, &(job + 1))).join().unwrap();
+        // A supervisor's pace, not a burst: the delivery thread keeps up once it is asked to.
+        if job % 10 == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    assert!(raceway::flush());
+    let stats = raceway::stats();
+    drop(guard);
+    assert_eq!(stats.dropped_queue_full, 0, "{stats:?}");
+    assert!(stats.delivered >= jobs * 3, "a spawn, a write and a join per job: {stats:?}");
+}

@@ -79,6 +79,13 @@ impl Queue {
         grant
     }
 
+    /// Whether more than half the budget is held: staged events should be collected now rather
+    /// than at the next flush interval, or a fast recorder runs out of budget and drops.
+    #[inline]
+    pub(crate) fn half_held(&self) -> bool {
+        self.held.load(Ordering::Relaxed) > self.capacity / 2
+    }
+
     /// One event's worth of budget beyond the capacity, for an event that carries order (a spawn,
     /// a join, a lock acquire or release, a handoff): dropping one of those would invent or hide
     /// races, so they may use a reserve as large as the capacity that access events never touch
