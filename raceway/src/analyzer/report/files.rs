@@ -101,18 +101,7 @@ impl Report {
             ));
         };
         for r in &self.races {
-            let message = format!(
-                "{} race on `{}`: {} at {} by {} races with {} at {} by {} (seen {} times)",
-                r.severity.as_str(),
-                r.variable,
-                r.second.access_type.as_str(),
-                r.second.location,
-                r.second.task_label(),
-                r.first.access_type.as_str(),
-                r.first.location,
-                r.first.task_label(),
-                r.count
-            );
+            let message = r.one_line();
             let level = if r.severity == super::Severity::Critical { "error" } else { "warning" };
             line(level, &r.second.location, "raceway: data race", message);
         }

@@ -294,6 +294,25 @@ pub struct Race {
     pub timeline: Timeline,
 }
 
+impl Race {
+    /// The race in one line, for the places that show it without the text report around it (a
+    /// SARIF result's message, a GitHub annotation).
+    pub(crate) fn one_line(&self) -> String {
+        format!(
+            "{} data race on `{}`: {} at {} (task {}) and {} at {} (task {}) are not ordered by any spawn/join and share no lock (seen {} times)",
+            self.severity.as_str(),
+            self.variable,
+            self.second.access_type.as_str(),
+            self.second.location,
+            self.second.task_label(),
+            self.first.access_type.as_str(),
+            self.first.location,
+            self.first.task_label(),
+            self.count
+        )
+    }
+}
+
 /// One task's step in a lock-order cycle: it held `held` and then took `acquired`.
 #[derive(Clone, Debug)]
 #[non_exhaustive]

@@ -63,18 +63,7 @@ impl Report {
     pub fn to_sarif_value(&self) -> Value {
         let mut results = Vec::new();
         for r in &self.races {
-            let message = format!(
-                "{} data race on `{}`: {} at {} (task {}) and {} at {} (task {}) are not ordered by any spawn/join and share no lock (seen {} times)",
-                r.severity.as_str(),
-                r.variable,
-                r.second.access_type.as_str(),
-                r.second.location,
-                r.second.task_label(),
-                r.first.access_type.as_str(),
-                r.first.location,
-                r.first.task_label(),
-                r.count
-            );
+            let message = r.one_line();
             results.push(json!({
                 "ruleId": "raceway/data-race",
                 "level": level(r.severity),
