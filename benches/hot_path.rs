@@ -9,13 +9,12 @@
 //! recording, not of dropping. Each case asserts at the end that nothing was dropped.
 
 mod support;
+use support::{timed_bursts, BURST};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
-
-const BURST: u64 = 2_000;
 
 fn enabled_config(url: String) -> raceway::Config {
     raceway::Config::default()
@@ -24,23 +23,6 @@ fn enabled_config(url: String) -> raceway::Config {
         .batch_size(1_000)
         .queue_capacity(1 << 16)
         .max_batch_bytes(1 << 20)
-}
-
-/// Times `iters` calls of `record(i)` in bursts, flushing (untimed) between bursts.
-fn timed_bursts(iters: u64, mut record: impl FnMut(u64)) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut done = 0;
-    while done < iters {
-        let n = BURST.min(iters - done);
-        let start = Instant::now();
-        for i in done..done + n {
-            record(i);
-        }
-        total += start.elapsed();
-        done += n;
-        raceway::flush();
-    }
-    total
 }
 
 #[raceway::traced(skip_all)]

@@ -7,35 +7,17 @@
 //! loaded machine: compare the cases of one run, not runs of different days).
 
 mod support;
+use support::timed_bursts;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tracing_subscriber::prelude::*;
-
-const BURST: u64 = 2_000;
 
 #[tracing::instrument]
 #[inline(never)]
 fn instrumented_empty(i: u64) {
     black_box(i);
-}
-
-/// Times `iters` calls in bursts, flushing (untimed) between bursts so that the queue never fills.
-fn timed_bursts(iters: u64) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut done = 0;
-    while done < iters {
-        let n = BURST.min(iters - done);
-        let start = Instant::now();
-        for i in done..done + n {
-            instrumented_empty(i);
-        }
-        total += start.elapsed();
-        done += n;
-        raceway::flush();
-    }
-    total
 }
 
 fn tracing_layer(c: &mut Criterion) {
@@ -44,11 +26,11 @@ fn tracing_layer(c: &mut Criterion) {
 
     g.bench_function("registry_alone", |b| {
         let _s = tracing_subscriber::registry().set_default();
-        b.iter_custom(timed_bursts)
+        b.iter_custom(|iters| timed_bursts(iters, instrumented_empty))
     });
     g.bench_function("registry_and_layer_raceway_off", |b| {
         let _s = tracing_subscriber::registry().with(raceway::tracing::layer()).set_default();
-        b.iter_custom(timed_bursts)
+        b.iter_custom(|iters| timed_bursts(iters, instrumented_empty))
     });
 
     let guard = raceway::init(
@@ -62,7 +44,7 @@ fn tracing_layer(c: &mut Criterion) {
     .unwrap();
     g.bench_function("registry_and_layer_recording", |b| {
         let _s = tracing_subscriber::registry().with(raceway::tracing::layer()).set_default();
-        b.iter_custom(timed_bursts)
+        b.iter_custom(|iters| timed_bursts(iters, instrumented_empty))
     });
     g.finish();
     drop(guard);

@@ -3,6 +3,28 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+/// Calls per timed burst: small enough that a burst's events fit the benchmarks' queues.
+pub const BURST: u64 = 2_000;
+
+/// Times `iters` calls of `record(i)` in bursts of [`BURST`], flushing (untimed) between bursts
+/// so that the queue never fills and what is measured is recording, not back-pressure.
+pub fn timed_bursts(iters: u64, mut record: impl FnMut(u64)) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let n = BURST.min(iters - done);
+        let start = Instant::now();
+        for i in done..done + n {
+            record(i);
+        }
+        total += start.elapsed();
+        done += n;
+        raceway::flush();
+    }
+    total
+}
 
 /// The process's peak resident set size (`VmHWM`), in MiB; NaN where `/proc` is unavailable.
 pub fn peak_rss_mib() -> f64 {
