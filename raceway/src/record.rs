@@ -1,7 +1,7 @@
 //! The recording hot path: stamp an event with the running task's identity, parent and clock,
 //! and hand it to the dispatch (or to a test capture).
 
-use crate::context::{with_local, Local, TaskState};
+use crate::context::{borrow_slot, Local, TaskState};
 use crate::event::clock::{Clock, Component};
 use crate::event::compact::Access;
 use crate::event::id::{TaskId, Uuid};
@@ -15,10 +15,9 @@ use crate::stage::switch;
 /// than it will spawn again keeps only this many).
 const MAX_REUSABLE: usize = 4096;
 
-/// How the new event attaches to the running task's chain.
+/// How the new event attaches to the running task's chain, when not simply after the task's
+/// previous event (the common case, which needs no `Link`).
 pub(crate) enum Link {
-    /// After the task's previous event (the common case).
-    Chain,
     /// After a joined child's last event, merging its clock (`AsyncAwait`, a handoff's acquire).
     Join { child_last: Option<Uuid>, child_clock: Option<Clock> },
     /// After the task's previous event, releasing order to another task (a handoff's release).
@@ -50,17 +49,20 @@ pub(crate) fn record(kind: EventKind, duration_ns: impl Into<Elapsed>) -> Option
     if !switch::enabled() {
         return None;
     }
-    record_linked(kind, duration_ns.into(), Link::Chain)
+    record_on_this_thread(kind, duration_ns.into(), None).map(|(id, _)| id)
 }
 
 /// Records a shared variable's access on the running task (creating a new trace if there is
 /// none), staged in its compact form.
 #[inline]
-pub(crate) fn record_access(access: Access) {
+pub(crate) fn record_access(access: impl FnOnce() -> Access) {
     if switch::enabled() {
-        record_on_this_thread(access, Elapsed::Given(None), Link::Chain);
+        record_on_this_thread(LazyAccess(access), Elapsed::Given(None), None);
     }
 }
+
+/// An access built only when its slot is open (see `instrument/track.rs::access_at`).
+struct LazyAccess<F>(F);
 
 /// What can be recorded: a full [`EventKind`], or a compact form of one (`event/compact.rs`)
 /// that is staged as is and expanded by the delivery thread.
@@ -97,7 +99,7 @@ impl Kind for EventKind {
     }
 }
 
-impl Kind for Access {
+impl<F: FnOnce() -> Access> Kind for LazyAccess<F> {
     #[inline(always)]
     fn carries_order(&self) -> bool {
         false
@@ -108,11 +110,11 @@ impl Kind for Access {
     }
     #[inline(always)]
     fn into_event_kind(self) -> EventKind {
-        self.expand()
+        (self.0)().expand()
     }
     #[inline(always)]
     fn into_staged(self) -> StagedKind {
-        StagedKind::Access(self)
+        StagedKind::Access((self.0)())
     }
 }
 
@@ -121,7 +123,7 @@ impl Kind for Access {
 #[inline]
 pub(crate) fn record_timed(kind: EventKind) -> u64 {
     if switch::enabled() {
-        if let Some((_, ts)) = record_on_this_thread(kind, Elapsed::Given(None), Link::Chain) {
+        if let Some((_, ts)) = record_on_this_thread(kind, Elapsed::Given(None), None) {
             return ts;
         }
     }
@@ -143,32 +145,44 @@ pub(crate) fn record_merged(
 
 #[inline]
 pub(crate) fn record_linked(kind: EventKind, duration: Elapsed, link: Link) -> Option<Uuid> {
-    record_on_this_thread(kind, duration, link).map(|(id, _)| id)
+    record_on_this_thread(kind, duration, Some(link)).map(|(id, _)| id)
 }
 
+/// Records `kind` on the running task, after `link` (`None`: after the task's previous event).
 #[inline(always)]
-fn record_on_this_thread<K: Kind>(kind: K, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
-    // The closure borrows the arguments instead of owning them: the thread-local accessors move
-    // their closure a few times, and an owned event kind would be copied (~200 bytes) each time.
-    let mut args = Some((kind, duration, link));
-    with_local(|local| {
-        let (kind, duration, link) = args.take()?;
-        record_in(local, kind, duration, link)
-    })
-    .flatten()
+fn record_on_this_thread<K: Kind>(kind: K, duration: Elapsed, link: Option<Link>) -> Option<(Uuid, u64)> {
+    // The event never goes into a closure, or to a function that is not inlined (nor does
+    // anything with drop glue on the common path, such as a `Link`: an early return dropping it
+    // calls its drop glue with its address). Any of these keeps the event in stack memory,
+    // copied whole at each step, and those copies, written field by field and read back in wider
+    // words, stalled every event on store forwarding (a quarter of `track_write`'s samples,
+    // BENCHMARKS.md issue 17). For the same reason a tokio task the SDK did not see start is
+    // swapped into the slot before and out after, by two cold calls that never see the event.
+    // SAFETY: the guard is dropped before this function returns, on this thread.
+    let mut local = unsafe { borrow_slot() }?;
+    let visit = local.adopted_key().map(|key| local.enter_adopted(key));
+    let linked = match link {
+        None => false,
+        Some(link) => link_to(local.task(), link, kind.awaited_child()),
+    };
+    let recorded = record_in(&mut local, kind, duration, linked);
+    if let Some(visit) = visit {
+        local.leave_adopted(visit);
+    }
+    recorded
 }
 
-// Inlined into `record` so the event is built in place rather than copied through each call.
-#[inline(always)]
-fn record_in<K: Kind>(local: &mut Local, kind: K, duration: Elapsed, link: Link) -> Option<(Uuid, u64)> {
-    let task = local.task.get_or_insert_with(TaskState::root);
-    let carries_order = kind.carries_order() || !matches!(link, Link::Chain);
+/// Attaches the task's next event as `link` says. Returns true: the event orders tasks (it may
+/// take from the queue's reserve rather than be dropped).
+#[cold]
+#[inline(never)]
+fn link_to(task: &mut TaskState, link: Link, awaited_child: Option<TaskId>) -> bool {
     match link {
-        Link::Chain | Link::Release => {}
+        Link::Release => {}
         Link::Join { child_last, child_clock } => {
             if let Some(c) = child_clock {
                 task.clock.merge(&c);
-                if let Some(child) = kind.awaited_child() {
+                if let Some(child) = awaited_child {
                     if task.joined.len() < MAX_REUSABLE && !child.is_unordered() {
                         task.joined.push(child);
                     }
@@ -180,6 +194,16 @@ fn record_in<K: Kind>(local: &mut Local, kind: K, duration: Elapsed, link: Link)
         }
         Link::Merge(components) => task.clock.merge_components(components),
     }
+    true
+}
+
+/// Stages `kind` for the running task. `linked`: the event was attached by a [`Link`]
+/// ([`link_to`]). Inlined into `record` so the event is built in place rather than copied through
+/// each call.
+#[inline(always)]
+fn record_in<K: Kind>(local: &mut Local, kind: K, duration: Elapsed, linked: bool) -> Option<(Uuid, u64)> {
+    let task = local.task.get_or_insert_with(TaskState::root);
+    let carries_order = kind.carries_order() || linked;
     if task.trace.capture.is_some() {
         let event = stamp(task, kind.into_event_kind(), duration);
         let (id, ts) = (event.id, event.timestamp_ns);
@@ -206,7 +230,7 @@ fn record_in<K: Kind>(local: &mut Local, kind: K, duration: Elapsed, link: Link)
         upstream_span_id: span.and_then(|s| s.upstream_span_id),
         clock: &task.clock,
     };
-    let (parent_id, count) = (task.last, task.clock.own_count());
+    let (parent_id, count) = (task.last.as_ref().map(Uuid::read_halves), task.clock.own_count());
     // A position handed out since the last event ends a coalesced run here (exporter/coalesce.rs).
     let breaks_run = std::mem::take(&mut task.handed_out);
     let mut slot = out.slot(cx);

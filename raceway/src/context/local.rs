@@ -34,11 +34,34 @@ impl Local {
         }
     }
 
+    /// The tokio task running on this thread that the SDK did not see start, when it (rather than
+    /// the task in the slot) is the running task: see [`with_local`].
+    #[inline(always)]
+    pub(crate) fn adopted_key(&self) -> Option<Key> {
+        if matches!(&self.task, Some(t) if t.scoped) {
+            return None;
+        }
+        adopted::current()
+    }
+
     /// Runs `f` with the tokio task `key` (one the SDK did not see start) as the running task:
     /// its state is taken from the registry into the slot and put back afterwards.
     #[cold]
     #[inline(never)]
-    fn as_adopted<R>(&mut self, key: Key, f: impl FnOnce(&mut Local) -> R) -> R {
+    pub(crate) fn as_adopted<R>(&mut self, key: Key, f: impl FnOnce(&mut Local) -> R) -> R {
+        let visit = self.enter_adopted(key);
+        let r = f(self);
+        self.leave_adopted(visit);
+        r
+    }
+
+    /// Makes the tokio task `key` the running task: its state moves from the registry into the
+    /// slot until [`Local::leave_adopted`]. In two halves, not a closure, so that the recording
+    /// hot path never hands the event it records to a function that is not inlined (which would
+    /// force the event into memory, see `record.rs`).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn enter_adopted(&mut self, key: Key) -> AdoptedVisit {
         let entry = match &self.adopted {
             Some((k, e)) if *k == key => e.clone(),
             _ => {
@@ -58,13 +81,26 @@ impl Local {
             }
         }
         let own = self.task.replace(state);
-        let r = f(self);
-        let state = std::mem::replace(&mut self.task, own);
-        if let Some(state) = state {
-            entry.put(state, self.out.as_ref().map(Outbox::staging));
-        }
-        r
+        AdoptedVisit { entry, own }
     }
+
+    /// Puts the adopted task's state back in the registry and the thread's own task back in the
+    /// slot.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn leave_adopted(&mut self, visit: AdoptedVisit) {
+        let state = std::mem::replace(&mut self.task, visit.own);
+        if let Some(state) = state {
+            visit.entry.put(state, self.out.as_ref().map(Outbox::staging));
+        }
+    }
+}
+
+/// An adopted task running in a thread's slot ([`Local::enter_adopted`]): what to put back.
+#[must_use = "the adopted task's state must be put back with `Local::leave_adopted`"]
+pub(crate) struct AdoptedVisit {
+    entry: Arc<Adopted>,
+    own: Option<TaskState>,
 }
 
 thread_local! {
@@ -79,20 +115,36 @@ thread_local! {
 /// the host.
 #[inline(always)]
 pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
-    with_slot(|l| {
-        if !matches!(&l.task, Some(t) if t.scoped) {
-            if let Some(key) = adopted::current() {
-                return l.as_adopted(key, f);
-            }
-        }
-        f(l)
+    with_slot(|l| match l.adopted_key() {
+        Some(key) => l.as_adopted(key, f),
+        None => f(l),
     })
 }
 
-/// The slot as it is, without resolving the running task (for installing and restoring tasks).
+/// The slot as it is, without resolving the running task (for installing and restoring tasks,
+/// and for the recording hot path, which resolves it itself: see `record.rs`).
 #[inline(always)]
-fn with_slot<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
+pub(crate) fn with_slot<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
     LOCAL.try_with(|l| l.try_borrow_mut().ok().map(|mut l| f(&mut l))).ok().flatten()
+}
+
+/// The slot, borrowed: [`with_slot`] without a closure, for the recording hot path (`record.rs`).
+/// An event moved into a closure is copied whole at each layer of `LocalKey::try_with` and
+/// `RefCell::try_borrow_mut` (the compiler keeps such closures in memory), which the hot path
+/// cannot afford; with the guard in hand the event goes straight into its staging slot.
+///
+/// # Safety
+///
+/// The guard must be dropped before the calling function returns, and never leave the thread:
+/// its `'static` stands for "while this thread's locals are alive", which holds only for as long
+/// as the caller keeps running on this thread.
+#[inline(always)]
+pub(crate) unsafe fn borrow_slot() -> Option<std::cell::RefMut<'static, Local>> {
+    let cell: *const RefCell<Local> = LOCAL.try_with(|l| l as *const RefCell<Local>).ok()?;
+    // SAFETY: a thread-local lives until this thread's destructors run, which cannot happen while
+    // the caller runs on it; the caller keeps the guard no longer than that (this function's
+    // contract), and `try_with` refused above if the destructors had started.
+    unsafe { &*cell }.try_borrow_mut().ok()
 }
 
 /// Makes `home` this thread's home capture (see `adopted.rs`).

@@ -15,7 +15,12 @@ use super::{AccessType, EventKind};
 
 /// A captured value in 16 bytes: primitives inline, anything else as the [`Value`] the full path
 /// captures, boxed (strings and compound values allocate there anyway).
+///
+/// The tag is a whole word (`repr(u64)`) for the hot path's sake: an event is written field by
+/// field and copied in words, and a word read of a one-byte tag just written cannot be forwarded
+/// from the store buffer, which stalled every recorded access (BENCHMARKS.md, issue 17).
 #[derive(Clone, Debug, PartialEq)]
+#[repr(u64)]
 pub(crate) enum Small {
     Null,
     Bool(bool),
@@ -61,6 +66,7 @@ impl Small {
     }
 
     /// The value the full path would have captured (`serde_json::to_value`'s conversions).
+    #[inline(always)]
     pub(crate) fn expand(self) -> Value {
         #[cfg(raceway_on)]
         {
@@ -88,18 +94,60 @@ pub(crate) struct Access {
     pub(crate) site: &'static std::panic::Location<'static>,
     pub(crate) old: Small,
     pub(crate) new: Small,
-    pub(crate) access: AccessType,
+    pub(crate) access: AccessWord,
+}
+
+/// An [`AccessType`] in a whole word, for the reason given at [`Small`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub(crate) enum AccessWord {
+    Read,
+    Write,
+    AtomicRead,
+    AtomicWrite,
+    AtomicRMW,
+}
+
+impl From<AccessType> for AccessWord {
+    #[inline(always)]
+    fn from(a: AccessType) -> Self {
+        match a {
+            AccessType::Read => AccessWord::Read,
+            AccessType::Write => AccessWord::Write,
+            AccessType::AtomicRead => AccessWord::AtomicRead,
+            AccessType::AtomicWrite => AccessWord::AtomicWrite,
+            AccessType::AtomicRMW => AccessWord::AtomicRMW,
+        }
+    }
+}
+
+impl From<AccessWord> for AccessType {
+    #[inline(always)]
+    fn from(a: AccessWord) -> Self {
+        match a {
+            AccessWord::Read => AccessType::Read,
+            AccessWord::Write => AccessType::Write,
+            AccessWord::AtomicRead => AccessType::AtomicRead,
+            AccessWord::AtomicWrite => AccessType::AtomicWrite,
+            AccessWord::AtomicRMW => AccessType::AtomicRMW,
+        }
+    }
 }
 
 impl Access {
     /// The `StateChange` this access stands for.
+    ///
+    /// Always inlined: the recording path calls it (for a test capture) on the access it is
+    /// recording, and a call that is not inlined takes the access's address, which keeps it in
+    /// stack memory on the hot path too, copied at every step (BENCHMARKS.md, issue 17).
+    #[inline(always)]
     pub(crate) fn expand(self) -> EventKind {
         EventKind::StateChange {
             variable: self.variable,
             old_value: self.old.expand(),
             new_value: self.new.expand(),
             location: Location::from(self.site),
-            access_type: self.access,
+            access_type: self.access.into(),
         }
     }
 }

@@ -30,22 +30,32 @@ where
     if !enabled() {
         return;
     }
-    access_at(variable.into(), Small::capture(old), Small::capture(new), access, std::panic::Location::caller());
+    access_at(access, std::panic::Location::caller(), move || {
+        (variable.into(), Small::capture(old), Small::capture(new))
+    });
 }
 
 /// Records an access in its compact form (`event/compact.rs`): the call site by reference and
 /// primitive values inline.
-#[inline]
+///
+/// `parts` (the variable's name and the captured values) is called only once the event's
+/// staging slot is open, and writes straight into it. Capturing first and then passing the access
+/// down meant an early return (no budget, a re-entrant call) had to drop it, and the drop glue
+/// takes its address: the access then lived in stack memory and was copied at each step of the
+/// hot path, each copy stalling on store forwarding (BENCHMARKS.md, issue 17). A closure over a
+/// `&'static str` and references has no drop glue, so nothing forces it out of registers.
+#[inline(always)]
 pub(crate) fn access_at(
-    variable: Name,
-    old: Small,
-    new: Small,
     access: AccessType,
     site: &'static std::panic::Location<'static>,
+    parts: impl FnOnce() -> (Name, Small, Small),
 ) {
     // Only reached with recording on; one relaxed load unless a fuzzing test runs.
     crate::stage::fuzz::point();
-    record_access(Access { variable, site, old, new, access });
+    record_access(move || {
+        let (variable, old, new) = parts();
+        Access { variable, site, old, new, access: access.into() }
+    });
 }
 
 pub(crate) fn state_change_at(
@@ -71,7 +81,9 @@ pub fn track_read<T: Serialize + ?Sized>(variable: impl Into<Name>, value: &T) {
     if !enabled() {
         return;
     }
-    access_at(variable.into(), Small::Null, Small::capture(value), AccessType::Read, std::panic::Location::caller());
+    access_at(AccessType::Read, std::panic::Location::caller(), move || {
+        (variable.into(), Small::Null, Small::capture(value))
+    });
 }
 
 /// Records a write of `variable` from `old` to `new`.
@@ -85,13 +97,9 @@ pub fn track_write<O: Serialize + ?Sized, N: Serialize + ?Sized>(variable: impl 
     if !enabled() {
         return;
     }
-    access_at(
-        variable.into(),
-        Small::capture(old),
-        Small::capture(new),
-        AccessType::Write,
-        std::panic::Location::caller(),
-    );
+    access_at(AccessType::Write, std::panic::Location::caller(), move || {
+        (variable.into(), Small::capture(old), Small::capture(new))
+    });
 }
 
 /// Records an incoming or outgoing HTTP request (Go: `TrackHTTPRequest`).

@@ -249,8 +249,10 @@ impl<T> Tracked<T> {
         let guard = self.lock();
         #[cfg(raceway_on)]
         if enabled() {
-            let seen = self.meta.small(&guard);
-            access_at(self.meta.name.clone(), Small::Null, seen, AccessType::Read, std::panic::Location::caller());
+            let meta = &self.meta;
+            access_at(AccessType::Read, std::panic::Location::caller(), || {
+                (meta.name.clone(), Small::Null, meta.small(&guard))
+            });
         }
         f(&guard)
     }
@@ -274,8 +276,10 @@ impl<T> Tracked<T> {
         let old = std::mem::replace(&mut *guard, value);
         #[cfg(raceway_on)]
         if enabled() {
-            let (before, after) = (self.meta.small(&old), self.meta.small(&guard));
-            access_at(self.meta.name.clone(), before, after, AccessType::Write, std::panic::Location::caller());
+            let meta = &self.meta;
+            access_at(AccessType::Write, std::panic::Location::caller(), || {
+                (meta.name.clone(), meta.small(&old), meta.small(&guard))
+            });
         }
         old
     }
