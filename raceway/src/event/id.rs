@@ -90,6 +90,17 @@ impl Uuid {
         Uuid(v)
     }
 
+    /// A copy read one half at a time, for an id written one half at a time a few instructions
+    /// earlier (a task's last event id, read back by its next event). A plain copy is one 16-byte
+    /// load, which the processor cannot serve from the two 8-byte stores still in its store
+    /// buffer, and waits until they reach the cache: most of the recording path's time once it
+    /// took no lock (BENCHMARKS.md, issue 17). Volatile reads are never merged into a wider one.
+    #[inline(always)]
+    pub(crate) fn read_halves(&self) -> Uuid {
+        // SAFETY: both are reads of initialised `u64`s through references.
+        unsafe { Uuid { halves: [std::ptr::read_volatile(&self.halves[0]), std::ptr::read_volatile(&self.halves[1])] } }
+    }
+
     /// The 128-bit value.
     pub const fn as_u128(self) -> u128 {
         ((self.halves[0] as u128) << 64) | self.halves[1] as u128

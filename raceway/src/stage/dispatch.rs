@@ -105,10 +105,8 @@ impl Dispatch {
     /// forgets the buffers of threads that ended.
     pub(crate) fn collect_staged(&self) {
         let mut stagings = self.stagings.lock().unwrap_or_else(|e| e.into_inner());
-        stagings.retain(|s| {
-            s.hand_over(&self.queue);
-            Arc::strong_count(s) > 1
-        });
+        super::staging::collect(&stagings, &self.queue);
+        stagings.retain(|s| Arc::strong_count(s) > 1);
     }
 
     /// Asks the worker to deliver everything queued now and waits up to `timeout`.

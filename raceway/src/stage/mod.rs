@@ -8,6 +8,7 @@
 //! | `outbox.rs` | a recording thread's side: its staging buffer and its budget |
 //! | `chunk.rs` | the compact staged record, its task headers, and its expansion into `Event`s |
 //! | `staging.rs` | one thread's events not yet handed over (and why parents still come first) |
+//! | `fence.rs` | the asymmetric barrier that lets a thread lock its own buffer with plain stores |
 //! | `queue.rs` | the bounded queue of chunks and its budget; drops are decided here |
 //! | `dispatch.rs` | the installed pipeline: queue, registered buffers, flush and shutdown requests |
 //! | `worker.rs` | the delivery thread |
@@ -20,6 +21,7 @@
 
 pub(crate) mod chunk;
 pub(crate) mod dispatch;
+pub(crate) mod fence;
 pub(crate) mod fuzz;
 pub(crate) mod outbox;
 pub(crate) mod queue;

@@ -35,7 +35,7 @@ impl Outbox {
     }
 
     fn new(generation: u64, dispatch: Arc<Dispatch>) -> Self {
-        let staging = Arc::new(Staging::default());
+        let staging = Arc::new(Staging::new());
         dispatch.register(staging.clone());
         Outbox { generation, dispatch, staging, credit: 0, dirty: false, ids: IdSeq::new() }
     }
@@ -122,7 +122,10 @@ impl Outbox {
     #[inline(always)]
     pub(crate) fn slot(&mut self, cx: Context<'_>) -> Slot<'_> {
         let id = self.ids.next();
-        let mut chunk = self.staging.lock();
+        let mut chunk = self.staging.lock_own();
+        if chunk.is_empty() {
+            self.staging.note_pending();
+        }
         chunk.note_context(cx);
         let records = &mut chunk.records;
         if records.len() == records.capacity() {
@@ -149,7 +152,7 @@ impl Outbox {
             return;
         }
         self.dirty = false;
-        self.staging.hand_over(&self.dispatch.queue);
+        self.staging.hand_over_own(&self.dispatch.queue);
         if self.credit > 0 {
             self.dispatch.queue.release(self.credit);
             self.credit = 0;
@@ -165,12 +168,12 @@ const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Used when a task's state moved to another thread without a hand-over point (a tokio task the
 /// SDK did not see start, resumed on another worker): its last event may still wait in the
 /// buffer of the thread it left.
-pub(crate) fn hand_over_staged(generation: u64, staging: &Staging) {
+pub(crate) fn hand_over_staged(generation: u64, staging: &Arc<Staging>) {
     if dispatch::generation() != generation {
         return; // that dispatch is gone: its events were delivered or counted at shutdown
     }
     if let Some(d) = dispatch::current() {
-        staging.hand_over(&d.queue);
+        staging.hand_over_elsewhere(&d.queue);
     }
 }
 
