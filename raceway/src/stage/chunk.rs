@@ -17,6 +17,7 @@
 
 use crate::event::clock::Clock;
 use crate::event::compact::Access;
+use crate::event::function::{FnCall, FnExit};
 use crate::event::id::{SpanId, TaskId, Uuid};
 use crate::event::{Event, EventKind};
 
@@ -37,6 +38,10 @@ pub(crate) struct Staged {
 /// A staged record's kind: the hot kinds in their compact form, the rest in full.
 pub(crate) enum StagedKind {
     Access(Access),
+    /// A `#[traced]` function's call (`event/function.rs`).
+    Call(FnCall),
+    /// A `#[traced]` function's end.
+    Exit(FnExit),
     Full(EventKind),
 }
 
@@ -44,6 +49,8 @@ impl StagedKind {
     fn expand(self) -> EventKind {
         match self {
             StagedKind::Access(a) => a.expand(),
+            StagedKind::Call(c) => c.expand(),
+            StagedKind::Exit(e) => e.expand(),
             StagedKind::Full(k) => k,
         }
     }
