@@ -175,3 +175,38 @@ impl FnExit {
         }
     }
 }
+
+#[cfg(all(test, raceway_on))]
+mod tests {
+    use super::*;
+
+    fn captured(n: i64) -> Captured {
+        Captured(Small::capture(&n))
+    }
+
+    #[test]
+    fn up_to_three_arguments_stay_inline_and_more_take_one_box() {
+        assert!(matches!(Args::new([]).0, Repr::Inline { len: 0, .. }));
+        assert!(matches!(Args::new([("a", captured(1)), ("b", captured(2))]).0, Repr::Inline { len: 2, .. }));
+        assert!(matches!(
+            Args::new([("a", captured(1)), ("b", captured(2)), ("c", captured(3))]).0,
+            Repr::Inline { len: 3, .. }
+        ));
+        let five = Args::new([
+            ("a", captured(1)),
+            ("b", captured(2)),
+            ("c", captured(3)),
+            ("d", captured(4)),
+            ("e", captured(5)),
+        ]);
+        assert!(matches!(&five.0, Repr::Boxed(pairs) if pairs.len() == 5));
+    }
+
+    #[test]
+    fn the_compact_function_kinds_are_no_larger_than_the_full_kind_they_replace() {
+        // Staged records hold the largest of their kinds: a compact call larger than the largest
+        // `EventKind` would grow every staged record, accesses included.
+        assert!(std::mem::size_of::<FnCall>() <= std::mem::size_of::<EventKind>());
+        assert!(std::mem::size_of::<FnExit>() <= std::mem::size_of::<Small>() + 16);
+    }
+}

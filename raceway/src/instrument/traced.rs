@@ -8,13 +8,13 @@
 
 use super::function::FunctionGuard;
 use crate::context::{with_task, TaskState};
+use crate::event::compact::Small;
+pub use crate::event::function::{Args, Captured, Site};
 use crate::event::id::TaskId;
 use crate::event::location::Location;
 use crate::event::name::Name;
 use crate::event::value::{self, Value};
-use crate::event::compact::Small;
 use crate::event::EventKind;
-pub use crate::event::function::{Args, Captured, Site};
 use crate::record::record;
 use crate::stage::switch::enabled;
 use std::future::Future;

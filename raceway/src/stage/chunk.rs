@@ -192,6 +192,18 @@ mod tests {
         Context { task, trace_id, span_id, upstream_span_id: None, clock }
     }
 
+    /// `Staged`'s size before `#[traced]`'s compact kinds were added (measured at `33bec75`).
+    const STAGED_BYTES: usize = 200;
+
+    #[test]
+    fn a_staged_record_is_no_larger_than_before_the_compact_function_kinds() {
+        // 80 bytes of per-event fields and 120 of kind (the largest full `EventKind`). The
+        // compact call/exit of `#[traced]` (`event/function.rs`) must fit in that room: a larger
+        // record would cost every staged event, accesses included, more memory traffic on the hot
+        // path and more queue memory per event.
+        assert_eq!(std::mem::size_of::<Staged>(), STAGED_BYTES);
+    }
+
     #[test]
     fn expanded_records_carry_the_context_they_were_staged_in() {
         let (a, b) = (TaskId::next(), TaskId::next());
