@@ -80,7 +80,10 @@ macro_rules! pair {
     };
 }
 
-fn call_of<const N: usize>(pairs: [((&'static str, Captured), (&'static str, Value)); N]) -> (FnCall, EventKind) {
+/// One argument: its compact capture and its full one.
+type Pair = ((&'static str, Captured), (&'static str, Value));
+
+fn call_of<const N: usize>(pairs: [Pair; N]) -> (FnCall, EventKind) {
     let (compact, full): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
     let compact: [(&'static str, Captured); N] = compact.try_into().unwrap_or_else(|_| unreachable!());
     (FnCall { site: &SITE, args: Args::new(compact) }, full_call(full))
