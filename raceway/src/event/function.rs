@@ -58,6 +58,12 @@ impl Site {
 /// primitive inline, anything else as the full capture; `Debug` text; the type's name).
 ///
 /// Not a public API: what the macros' `__raceway_small()` returns.
+///
+/// ```
+/// use raceway::__private::{Arg, ViaDebug as _, ViaSerialize as _, ViaTypeName as _};
+/// let amount: i64 = 5;
+/// let _inline: raceway::__private::Captured = (&&&Arg(&amount)).__raceway_small();
+/// ```
 #[doc(hidden)]
 pub struct Captured(pub(crate) Small);
 
@@ -78,6 +84,15 @@ pub(crate) const INLINE: usize = 3;
 /// values [`Small`]s; more than [`INLINE`] arguments go in one boxed slice.
 ///
 /// Not a public API: built by the macros through `__private::args`.
+///
+/// ```
+/// use raceway::__private::{Arg, ViaDebug as _, ViaSerialize as _, ViaTypeName as _};
+/// let (from, amount) = ("alice", 5i64);
+/// let _args: raceway::__private::Args = raceway::__private::args([
+///     ("from", (&&&Arg(&from)).__raceway_small()),
+///     ("amount", (&&&Arg(&amount)).__raceway_small()),
+/// ]);
+/// ```
 #[doc(hidden)]
 pub struct Args(Repr);
 
