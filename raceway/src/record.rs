@@ -4,6 +4,7 @@
 use crate::context::{borrow_slot, Local, TaskState};
 use crate::event::clock::{Clock, Component};
 use crate::event::compact::Access;
+use crate::event::function::{FnCall, FnExit};
 use crate::event::id::{TaskId, Uuid};
 use crate::event::timestamp::now_nanos;
 use crate::event::{Event, EventKind};
@@ -64,6 +65,16 @@ pub(crate) fn record_access(access: impl FnOnce() -> Access) {
 /// An access built only when its slot is open (see `instrument/track.rs::access_at`).
 struct LazyAccess<F>(F);
 
+/// Records a compact kind (`event/function.rs`) on the running task (creating a new trace if there
+/// is none). Returns the new event's id and timestamp when it was staged.
+#[inline]
+pub(crate) fn record_kind<K: Kind>(kind: K, duration: Elapsed) -> Option<(Uuid, u64)> {
+    if !switch::enabled() {
+        return None;
+    }
+    record_on_this_thread(kind, duration, None)
+}
+
 /// What can be recorded: a full [`EventKind`], or a compact form of one (`event/compact.rs`)
 /// that is staged as is and expanded by the delivery thread.
 pub(crate) trait Kind {
@@ -118,10 +129,36 @@ impl<F: FnOnce() -> Access> Kind for LazyAccess<F> {
     }
 }
 
+/// The compact kinds of a `#[traced]` function's call and end: never ordering, never a join.
+macro_rules! function_kind {
+    ($ty:ty, $staged:ident) => {
+        impl Kind for $ty {
+            #[inline(always)]
+            fn carries_order(&self) -> bool {
+                false
+            }
+            #[inline(always)]
+            fn awaited_child(&self) -> Option<TaskId> {
+                None
+            }
+            #[inline(always)]
+            fn into_event_kind(self) -> EventKind {
+                self.expand()
+            }
+            #[inline(always)]
+            fn into_staged(self) -> StagedKind {
+                StagedKind::$staged(self)
+            }
+        }
+    };
+}
+function_kind!(FnCall, Call);
+function_kind!(FnExit, Exit);
+
 /// Records `kind` and returns its timestamp (a fresh clock reading when nothing was recorded), so
 /// a later event can carry the time since.
 #[inline]
-pub(crate) fn record_timed(kind: EventKind) -> u64 {
+pub(crate) fn record_timed(kind: impl Kind) -> u64 {
     if switch::enabled() {
         if let Some((_, ts)) = record_on_this_thread(kind, Elapsed::Given(None), None) {
             return ts;

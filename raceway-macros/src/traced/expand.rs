@@ -22,9 +22,19 @@ pub(crate) fn function(mut function: ItemFn, options: Options) -> TokenStream {
     };
     let span = function.sig.ident.span();
     let location = quote_spanned!(span=> ::raceway::Location::new(::core::file!(), ::core::line!(), ::core::column!()));
-    let module = quote_spanned!(span=> ::core::module_path!());
+    // One static per function: each event refers to it instead of copying name, module and
+    // location (issue 17). Spanned like the location so `line!()` is the function's line.
+    let site = quote_spanned! {span=>
+        static __RACEWAY_SITE: ::raceway::__private::Site = ::raceway::__private::Site::new(
+            #name,
+            ::core::module_path!(),
+            ::core::file!(),
+            ::core::line!(),
+            ::core::column!(),
+        );
+    };
     let args = args_closure(&function, &options);
-    let call = quote! { #name, #module, #location, #args };
+    let call = quote! { &__RACEWAY_SITE, #args };
 
     let ItemFn { attrs, vis, sig, block } = function;
     let wants_return = options.ret.is_some() || options.err.is_some();
@@ -35,6 +45,7 @@ pub(crate) fn function(mut function: ItemFn, options: Options) -> TokenStream {
 
     let body = match shape {
         Shape::Sync if !wants_return => quote! {
+            #site
             let __raceway_guard = ::raceway::__private::enter(#call);
             #block
         },
@@ -42,6 +53,7 @@ pub(crate) fn function(mut function: ItemFn, options: Options) -> TokenStream {
             let fake = fake_return(&declared);
             let on_return = on_return_body(&options, &location, !has_impl_trait(&declared));
             quote! {
+                #site
                 #[allow(unused_mut)]
                 let mut __raceway_guard = ::raceway::__private::enter(#call);
                 let __raceway_ret = ::raceway::__private::call_once(move || { #fake #block });
@@ -57,6 +69,7 @@ pub(crate) fn function(mut function: ItemFn, options: Options) -> TokenStream {
             let fake = fake_return(&declared);
             let on_return = on_return_fn(&options, &location, Some(&declared));
             quote! {
+                #site
                 let __raceway_call = ::raceway::__private::Call::if_enabled(#call);
                 ::raceway::__private::traced(__raceway_call, async move { #fake #block }, #on_return).await
             }
@@ -66,6 +79,7 @@ pub(crate) fn function(mut function: ItemFn, options: Options) -> TokenStream {
             let on_return = on_return_fn(&options, &location, output.as_ref());
             let block = wrap_tail(*block, on_return);
             quote! {
+                #site
                 let __raceway_call = ::raceway::__private::Call::if_enabled(#call);
                 #block
             }
@@ -93,7 +107,7 @@ fn args_closure(function: &ItemFn, options: &Options) -> TokenStream {
             let key = ident.unraw().to_string();
             let span = ident.span();
             pairs.push(quote_spanned! {span=>
-                (#key, (&&&::raceway::__private::Arg(&#ident)).__raceway_value())
+                (#key, (&&&::raceway::__private::Arg(&#ident)).__raceway_small())
             });
         }
     }
@@ -101,7 +115,7 @@ fn args_closure(function: &ItemFn, options: &Options) -> TokenStream {
         let key = &field.key;
         let value = &field.value;
         pairs.push(quote_spanned! {field.key_span=>
-            (#key, (&&&::raceway::__private::Arg(&(#value))).__raceway_value())
+            (#key, (&&&::raceway::__private::Arg(&(#value))).__raceway_small())
         });
     }
     quote! {
@@ -142,7 +156,7 @@ fn fake_return(declared: &Type) -> TokenStream {
 fn on_return_body(options: &Options, location: &TokenStream, typed: bool) -> TokenStream {
     let ret = options.ret.as_ref().map(|_| {
         if typed {
-            quote!(__raceway_guard.set_ret((&&&::raceway::__private::Arg(__raceway_ret_ref)).__raceway_value());)
+            quote!(__raceway_guard.set_ret_captured((&&&::raceway::__private::Arg(__raceway_ret_ref)).__raceway_small());)
         } else {
             quote!(__raceway_guard.set_ret(::raceway::__private::type_name_of(__raceway_ret_ref));)
         }

@@ -12,6 +12,7 @@
 pub(crate) mod clock;
 pub(crate) mod compact;
 pub(crate) mod depth;
+pub(crate) mod function;
 pub(crate) mod id;
 pub(crate) mod location;
 pub(crate) mod name;

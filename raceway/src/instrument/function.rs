@@ -1,6 +1,8 @@
 //! Function calls: [`FunctionGuard`] (the runtime of `#[traced]`), [`start_function`],
 //! [`track_function`], [`track_function_async`] and [`track_function_call`].
 
+use crate::event::compact::Small;
+use crate::event::function::{Args, Captured, FnCall, FnExit, Site};
 use crate::event::location::Location;
 use crate::event::name::Name;
 use crate::event::value::{capture, null, Value};
@@ -55,18 +57,27 @@ pub struct FunctionGuard {
 }
 
 struct GuardInner {
-    name: Name,
-    module: &'static str,
-    location: Location,
+    origin: Origin,
     /// Timestamp of the call event (nanoseconds since the Unix epoch).
     start: u64,
-    ret: Value,
+    ret: Small,
+}
+
+/// Which function the guard ends.
+enum Origin {
+    /// A `#[traced]` function: its events are staged compact (`event/function.rs`).
+    Site(&'static Site),
+    /// A function named at run time (`start_function`, a `tracing` span): full events.
+    Named { name: Name, module: &'static str, location: Location },
 }
 
 impl FunctionGuard {
     /// The function's name and location, while the call is being recorded.
-    pub(crate) fn site(&self) -> Option<(&Name, Location)> {
-        self.inner.as_ref().map(|i| (&i.name, i.location))
+    pub(crate) fn site(&self) -> Option<(Name, Location)> {
+        self.inner.as_ref().map(|i| match &i.origin {
+            Origin::Site(site) => (site.name(), site.location()),
+            Origin::Named { name, location, .. } => (name.clone(), *location),
+        })
     }
 
     /// Records the `FunctionCall` and returns the guard that records the end (used by the macros).
@@ -82,7 +93,19 @@ impl FunctionGuard {
             args,
             location,
         });
-        FunctionGuard { inner: Some(GuardInner { name, module, location, start, ret: null() }) }
+        let origin = Origin::Named { name, module, location };
+        FunctionGuard { inner: Some(GuardInner { origin, start, ret: Small::Null }) }
+    }
+
+    /// Records the call of a `#[traced]` function, staged compact, and returns the guard that
+    /// records the end the same way.
+    #[inline]
+    pub(crate) fn enter_site(site: &'static Site, args: Args) -> Self {
+        if !enabled() {
+            return FunctionGuard { inner: None };
+        }
+        let start = crate::record::record_timed(FnCall { site, args });
+        FunctionGuard { inner: Some(GuardInner { origin: Origin::Site(site), start, ret: Small::Null }) }
     }
 
     /// A guard that records nothing.
@@ -94,7 +117,7 @@ impl FunctionGuard {
     /// Attaches the return value to the end event.
     pub fn ret<T: Serialize + ?Sized>(&mut self, value: &T) {
         if let Some(i) = &mut self.inner {
-            i.ret = capture(value);
+            i.ret = Small::capture(value);
         }
     }
 
@@ -102,7 +125,15 @@ impl FunctionGuard {
     #[doc(hidden)]
     pub fn set_ret(&mut self, value: Value) {
         if let Some(i) = &mut self.inner {
-            i.ret = value;
+            i.ret = Small::from_value(value);
+        }
+    }
+
+    /// Attaches a return value captured by the macros' autoref chain (`__raceway_small()`).
+    #[doc(hidden)]
+    pub fn set_ret_captured(&mut self, value: Captured) {
+        if let Some(i) = &mut self.inner {
+            i.ret = value.0;
         }
     }
 }
@@ -110,16 +141,25 @@ impl FunctionGuard {
 impl Drop for FunctionGuard {
     fn drop(&mut self) {
         if let Some(i) = self.inner.take() {
-            record(
-                EventKind::FunctionExit {
-                    function_name: i.name,
-                    module: i.module,
-                    location: i.location,
-                    return_value: i.ret,
-                    panicked: std::thread::panicking(),
-                },
-                crate::record::Elapsed::Since(i.start),
-            );
+            let panicked = std::thread::panicking();
+            let since = crate::record::Elapsed::Since(i.start);
+            match i.origin {
+                Origin::Site(site) => {
+                    crate::record::record_kind(FnExit { site, ret: i.ret, panicked }, since);
+                }
+                Origin::Named { name, module, location } => {
+                    record(
+                        EventKind::FunctionExit {
+                            function_name: name,
+                            module,
+                            location,
+                            return_value: i.ret.expand(),
+                            panicked,
+                        },
+                        since,
+                    );
+                }
+            }
         }
     }
 }

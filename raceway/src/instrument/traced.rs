@@ -8,6 +8,8 @@
 
 use super::function::FunctionGuard;
 use crate::context::{with_task, TaskState};
+use crate::event::compact::Small;
+pub use crate::event::function::{Args, Captured, Site};
 use crate::event::id::TaskId;
 use crate::event::location::Location;
 use crate::event::name::Name;
@@ -26,11 +28,18 @@ pub struct Arg<'a, T: ?Sized>(pub &'a T);
 pub trait ViaSerialize {
     /// The captured value.
     fn __raceway_value(&self) -> Value;
+    /// The captured value, compact: a primitive inline (no allocation), anything else as
+    /// [`__raceway_value`](ViaSerialize::__raceway_value) captures it.
+    fn __raceway_small(&self) -> Captured;
 }
 
 impl<T: serde::Serialize + ?Sized> ViaSerialize for &&Arg<'_, T> {
     fn __raceway_value(&self) -> Value {
         value::capture(self.0)
+    }
+    #[inline]
+    fn __raceway_small(&self) -> Captured {
+        Captured(Small::capture(self.0))
     }
 }
 
@@ -38,11 +47,16 @@ impl<T: serde::Serialize + ?Sized> ViaSerialize for &&Arg<'_, T> {
 pub trait ViaDebug {
     /// The captured value.
     fn __raceway_value(&self) -> Value;
+    /// The captured value, in the compact form (the same text).
+    fn __raceway_small(&self) -> Captured;
 }
 
 impl<T: std::fmt::Debug + ?Sized> ViaDebug for &Arg<'_, T> {
     fn __raceway_value(&self) -> Value {
         value::from_debug(self.0)
+    }
+    fn __raceway_small(&self) -> Captured {
+        Captured::from_value(value::from_debug(self.0))
     }
 }
 
@@ -50,11 +64,16 @@ impl<T: std::fmt::Debug + ?Sized> ViaDebug for &Arg<'_, T> {
 pub trait ViaTypeName {
     /// The captured value.
     fn __raceway_value(&self) -> Value;
+    /// The captured value, in the compact form (the same placeholder).
+    fn __raceway_small(&self) -> Captured;
 }
 
 impl<T: ?Sized> ViaTypeName for Arg<'_, T> {
     fn __raceway_value(&self) -> Value {
         value::from_type_name(std::any::type_name::<T>())
+    }
+    fn __raceway_small(&self) -> Captured {
+        Captured::from_value(value::from_type_name(std::any::type_name::<T>()))
     }
 }
 
@@ -63,77 +82,48 @@ pub fn type_name_of<T: ?Sized>(_: &T) -> Value {
     value::from_type_name(std::any::type_name::<T>())
 }
 
-/// The `args` object of a `FunctionCall`, from `(field, value)` pairs in declaration order.
-#[cfg(raceway_on)]
+/// The `args` of a `FunctionCall`, from `(field, value)` pairs in declaration order, compact
+/// (expanded on the delivery thread into the object the full path records: `event/function.rs`).
 #[inline]
-pub fn args<const N: usize>(fields: [(&'static str, Value); N]) -> Value {
-    if N == 0 {
-        // `skip_all` and argument-less functions: the empty object without building a map.
-        return Value::Object(serde_json::Map::new());
-    }
-    // Inserted one by one: `collect` (`BTreeMap::from_iter`) first gathers the pairs in a `Vec`
-    // (one more allocation), sorts and dedups them, which costs more than the few inserts into a
-    // map this small. The same map either way (a repeated name keeps its last value).
-    let mut map = serde_json::Map::new();
-    for (k, v) in fields {
-        map.insert(k.to_owned(), v);
-    }
-    Value::Object(map)
-}
-
-/// The `args` object of a `FunctionCall` (instrumentation compiled out: null).
-#[cfg(not(raceway_on))]
-pub fn args<const N: usize>(_: [(&'static str, Value); N]) -> Value {
-    Value::Null
+pub fn args<const N: usize>(fields: [(&'static str, Captured); N]) -> Args {
+    Args::new(fields)
 }
 
 /// A function call about to be recorded: what `#[traced]` knows at compile time plus the captured
 /// arguments. Built only when [`enabled`] is true.
 pub struct Call {
-    name: &'static str,
-    module: &'static str,
-    location: Location,
-    args: Value,
+    site: &'static Site,
+    args: Args,
 }
 
 impl Call {
     /// Captures the arguments (unless `Config::capture_args` is off) and describes the call.
     #[inline]
-    pub fn new(name: &'static str, module: &'static str, location: Location, args: impl FnOnce() -> Value) -> Self {
-        let args = if crate::config::capture_args() { args() } else { value::null() };
-        Call { name, module, location, args }
+    pub fn new(site: &'static Site, args: impl FnOnce() -> Args) -> Self {
+        let args = if crate::config::capture_args() { args() } else { Args::null() };
+        Call { site, args }
     }
 
     /// The call when the SDK is recording, else `None` (nothing captured).
     #[inline]
-    pub fn if_enabled(
-        name: &'static str,
-        module: &'static str,
-        location: Location,
-        args: impl FnOnce() -> Value,
-    ) -> Option<Self> {
-        enabled().then(|| Self::new(name, module, location, args))
+    pub fn if_enabled(site: &'static Site, args: impl FnOnce() -> Args) -> Option<Self> {
+        enabled().then(|| Self::new(site, args))
     }
 
     /// Records the `FunctionCall` on the running task; the guard records the end.
     #[inline]
     pub fn enter(self) -> FunctionGuard {
-        FunctionGuard::enter(Name::from_static(self.name), self.module, self.location, self.args)
+        FunctionGuard::enter_site(self.site, self.args)
     }
 }
 
 /// Entry of a synchronous `#[traced]` function: records the call now, the end when the guard drops.
 #[inline]
-pub fn enter(
-    name: &'static str,
-    module: &'static str,
-    location: Location,
-    args: impl FnOnce() -> Value,
-) -> FunctionGuard {
+pub fn enter(site: &'static Site, args: impl FnOnce() -> Args) -> FunctionGuard {
     if !enabled() {
         return FunctionGuard::disabled();
     }
-    Call::new(name, module, location, args).enter()
+    Call::new(site, args).enter()
 }
 
 /// Runs the body of a `#[traced(ret/err)]` function. Taking an `FnOnce` makes the closure

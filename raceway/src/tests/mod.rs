@@ -13,4 +13,6 @@ mod coalesce;
 #[cfg(raceway_on)]
 mod propagation;
 #[cfg(raceway_on)]
+mod traced;
+#[cfg(raceway_on)]
 mod wire;
