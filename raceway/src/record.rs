@@ -58,12 +58,13 @@ pub(crate) fn record(kind: EventKind, duration_ns: impl Into<Elapsed>) -> Option
 #[inline]
 pub(crate) fn record_access(access: impl FnOnce() -> Access) {
     if switch::enabled() {
-        record_on_this_thread(LazyAccess(access), Elapsed::Given(None), None);
+        record_on_this_thread(Lazy(access), Elapsed::Given(None), None);
     }
 }
 
-/// An access built only when its slot is open (see `instrument/track.rs::access_at`).
-struct LazyAccess<F>(F);
+/// A kind built only once its staging slot is open, by a closure over references (no drop glue):
+/// see `instrument/track.rs::access_at` for why. Only for kinds that never order tasks.
+pub(crate) struct Lazy<F>(pub(crate) F);
 
 /// Records a compact kind (`event/function.rs`) on the running task (creating a new trace if there
 /// is none). Returns the new event's id and timestamp when it was staged.
@@ -110,7 +111,7 @@ impl Kind for EventKind {
     }
 }
 
-impl<F: FnOnce() -> Access> Kind for LazyAccess<F> {
+impl<K: Kind, F: FnOnce() -> K> Kind for Lazy<F> {
     #[inline(always)]
     fn carries_order(&self) -> bool {
         false
@@ -121,11 +122,30 @@ impl<F: FnOnce() -> Access> Kind for LazyAccess<F> {
     }
     #[inline(always)]
     fn into_event_kind(self) -> EventKind {
-        (self.0)().expand()
+        (self.0)().into_event_kind()
     }
     #[inline(always)]
     fn into_staged(self) -> StagedKind {
-        StagedKind::Access((self.0)())
+        (self.0)().into_staged()
+    }
+}
+
+impl Kind for Access {
+    #[inline(always)]
+    fn carries_order(&self) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn awaited_child(&self) -> Option<TaskId> {
+        None
+    }
+    #[inline(always)]
+    fn into_event_kind(self) -> EventKind {
+        self.expand()
+    }
+    #[inline(always)]
+    fn into_staged(self) -> StagedKind {
+        StagedKind::Access(self)
     }
 }
 

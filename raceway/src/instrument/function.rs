@@ -7,7 +7,7 @@ use crate::event::location::Location;
 use crate::event::name::Name;
 use crate::event::value::{capture, null, Value};
 use crate::event::EventKind;
-use crate::record::record;
+use crate::record::{record, Lazy};
 use crate::stage::switch::enabled;
 use serde::Serialize;
 
@@ -98,13 +98,17 @@ impl FunctionGuard {
     }
 
     /// Records the call of a `#[traced]` function, staged compact, and returns the guard that
-    /// records the end the same way.
+    /// records the end the same way. `args` runs once the event's slot is open (see
+    /// `instrument/track.rs::access_at` for why), and only when recording.
     #[inline]
-    pub(crate) fn enter_site(site: &'static Site, args: Args) -> Self {
+    pub(crate) fn enter_site(site: &'static Site, args: impl FnOnce() -> Args) -> Self {
         if !enabled() {
             return FunctionGuard { inner: None };
         }
-        let start = crate::record::record_timed(FnCall { site, args });
+        let start = crate::record::record_timed(Lazy(
+            #[inline(always)]
+            move || FnCall { site, args: args() },
+        ));
         FunctionGuard { inner: Some(GuardInner { origin: Origin::Site(site), start, ret: Small::Null }) }
     }
 
@@ -140,26 +144,29 @@ impl FunctionGuard {
 
 impl Drop for FunctionGuard {
     fn drop(&mut self) {
-        if let Some(i) = self.inner.take() {
-            let panicked = std::thread::panicking();
-            let since = crate::record::Elapsed::Since(i.start);
-            match i.origin {
-                Origin::Site(site) => {
-                    crate::record::record_kind(FnExit { site, ret: i.ret, panicked }, since);
-                }
-                Origin::Named { name, module, location } => {
-                    record(
-                        EventKind::FunctionExit {
-                            function_name: name,
-                            module,
-                            location,
-                            return_value: i.ret.expand(),
-                            panicked,
-                        },
-                        since,
-                    );
-                }
-            }
+        let panicked = std::thread::panicking();
+        // A `#[traced]` function's guard is read field by field, in place: it was written a few
+        // instructions ago when the function is short, and copying it out whole (`take`) reads
+        // in 16-byte words what was stored in 8-byte ones, which stalls until the stores reach
+        // the cache (BENCHMARKS.md, issue 17). Its fields need no drop afterwards.
+        if let Some(GuardInner { origin: Origin::Site(site), start, ret }) = &mut self.inner {
+            let site: &'static Site = site;
+            let ret = if matches!(ret, Small::Null) { Small::Null } else { std::mem::replace(ret, Small::Null) };
+            let since = crate::record::Elapsed::Since(*start);
+            crate::record::record_kind(
+                Lazy(
+                    #[inline(always)]
+                    move || FnExit { site, ret, panicked },
+                ),
+                since,
+            );
+            return;
+        }
+        if let Some(GuardInner { origin: Origin::Named { name, module, location }, start, ret }) = self.inner.take() {
+            record(
+                EventKind::FunctionExit { function_name: name, module, location, return_value: ret.expand(), panicked },
+                crate::record::Elapsed::Since(start),
+            );
         }
     }
 }

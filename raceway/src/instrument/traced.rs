@@ -113,7 +113,12 @@ impl Call {
     /// Records the `FunctionCall` on the running task; the guard records the end.
     #[inline]
     pub fn enter(self) -> FunctionGuard {
-        FunctionGuard::enter_site(self.site, self.args)
+        let Call { site, args } = self;
+        FunctionGuard::enter_site(
+            site,
+            #[inline(always)]
+            move || args,
+        )
     }
 }
 
@@ -123,7 +128,12 @@ pub fn enter(site: &'static Site, args: impl FnOnce() -> Args) -> FunctionGuard 
     if !enabled() {
         return FunctionGuard::disabled();
     }
-    Call::new(site, args).enter()
+    // The arguments are captured inside the event's slot: the closure holds only references.
+    FunctionGuard::enter_site(
+        site,
+        #[inline(always)]
+        move || if crate::config::capture_args() { args() } else { Args::null() },
+    )
 }
 
 /// Runs the body of a `#[traced(ret/err)]` function. Taking an `FnOnce` makes the closure

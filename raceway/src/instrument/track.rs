@@ -30,9 +30,12 @@ where
     if !enabled() {
         return;
     }
-    access_at(access, std::panic::Location::caller(), move || {
-        (variable.into(), Small::capture(old), Small::capture(new))
-    });
+    access_at(
+        access,
+        std::panic::Location::caller(),
+        #[inline(always)]
+        move || (variable.into(), Small::capture(old), Small::capture(new)),
+    );
 }
 
 /// Records an access in its compact form (`event/compact.rs`): the call site by reference and
@@ -52,10 +55,15 @@ pub(crate) fn access_at(
 ) {
     // Only reached with recording on; one relaxed load unless a fuzzing test runs.
     crate::stage::fuzz::point();
-    record_access(move || {
-        let (variable, old, new) = parts();
-        Access { variable, site, old, new, access: access.into() }
-    });
+    // Closures on the recording path are always inlined: one the compiler outlines returns the
+    // event through memory, and copying it back stalls (BENCHMARKS.md, issue 17).
+    record_access(
+        #[inline(always)]
+        move || {
+            let (variable, old, new) = parts();
+            Access { variable, site, old, new, access: access.into() }
+        },
+    );
 }
 
 pub(crate) fn state_change_at(
@@ -81,9 +89,12 @@ pub fn track_read<T: Serialize + ?Sized>(variable: impl Into<Name>, value: &T) {
     if !enabled() {
         return;
     }
-    access_at(AccessType::Read, std::panic::Location::caller(), move || {
-        (variable.into(), Small::Null, Small::capture(value))
-    });
+    access_at(
+        AccessType::Read,
+        std::panic::Location::caller(),
+        #[inline(always)]
+        move || (variable.into(), Small::Null, Small::capture(value)),
+    );
 }
 
 /// Records a write of `variable` from `old` to `new`.
@@ -97,9 +108,12 @@ pub fn track_write<O: Serialize + ?Sized, N: Serialize + ?Sized>(variable: impl 
     if !enabled() {
         return;
     }
-    access_at(AccessType::Write, std::panic::Location::caller(), move || {
-        (variable.into(), Small::capture(old), Small::capture(new))
-    });
+    access_at(
+        AccessType::Write,
+        std::panic::Location::caller(),
+        #[inline(always)]
+        move || (variable.into(), Small::capture(old), Small::capture(new)),
+    );
 }
 
 /// Records an incoming or outgoing HTTP request (Go: `TrackHTTPRequest`).

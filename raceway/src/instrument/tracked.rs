@@ -250,9 +250,12 @@ impl<T> Tracked<T> {
         #[cfg(raceway_on)]
         if enabled() {
             let meta = &self.meta;
-            access_at(AccessType::Read, std::panic::Location::caller(), || {
-                (meta.name.clone(), Small::Null, meta.small(&guard))
-            });
+            access_at(
+                AccessType::Read,
+                std::panic::Location::caller(),
+                #[inline(always)]
+                || (meta.name.clone(), Small::Null, meta.small(&guard)),
+            );
         }
         f(&guard)
     }
@@ -277,9 +280,12 @@ impl<T> Tracked<T> {
         #[cfg(raceway_on)]
         if enabled() {
             let meta = &self.meta;
-            access_at(AccessType::Write, std::panic::Location::caller(), || {
-                (meta.name.clone(), meta.small(&old), meta.small(&guard))
-            });
+            access_at(
+                AccessType::Write,
+                std::panic::Location::caller(),
+                #[inline(always)]
+                || (meta.name.clone(), meta.small(&old), meta.small(&guard)),
+            );
         }
         old
     }
