@@ -54,12 +54,11 @@ pub(crate) fn record(kind: EventKind, duration_ns: impl Into<Elapsed>) -> Option
 }
 
 /// Records a shared variable's access on the running task (creating a new trace if there is
-/// none), staged in its compact form.
-#[inline]
+/// none), staged in its compact form. For callers that have just checked [`switch::enabled`]: an
+/// atomic load cannot be merged with the caller's, so checking here would pay it twice.
+#[inline(always)]
 pub(crate) fn record_access(access: impl FnOnce() -> Access) {
-    if switch::enabled() {
-        record_on_this_thread(Lazy(access), Elapsed::Given(None), None);
-    }
+    record_on_this_thread(Lazy(access), Elapsed::Given(None), None);
 }
 
 /// A kind built only once its staging slot is open, by a closure over references (no drop glue):
@@ -176,15 +175,14 @@ function_kind!(FnCall, Call);
 function_kind!(FnExit, Exit);
 
 /// Records `kind` and returns its timestamp (a fresh clock reading when nothing was recorded), so
-/// a later event can carry the time since.
-#[inline]
+/// a later event can carry the time since. For callers that have just checked
+/// [`switch::enabled`] (see [`record_access`]).
+#[inline(always)]
 pub(crate) fn record_timed(kind: impl Kind) -> u64 {
-    if switch::enabled() {
-        if let Some((_, ts)) = record_on_this_thread(kind, Elapsed::Given(None), None) {
-            return ts;
-        }
+    match record_on_this_thread(kind, Elapsed::Given(None), None) {
+        Some((_, ts)) => ts,
+        None => now_nanos(),
     }
-    now_nanos()
 }
 
 /// Records `kind` after merging `components` into the running task's clock (creating a new

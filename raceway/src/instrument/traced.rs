@@ -125,10 +125,8 @@ impl Call {
 /// Entry of a synchronous `#[traced]` function: records the call now, the end when the guard drops.
 #[inline]
 pub fn enter(site: &'static Site, args: impl FnOnce() -> Args) -> FunctionGuard {
-    if !enabled() {
-        return FunctionGuard::disabled();
-    }
-    // The arguments are captured inside the event's slot: the closure holds only references.
+    // `enter_site` checks that recording is on. The arguments are captured inside the event's
+    // slot: the closure holds only references.
     FunctionGuard::enter_site(
         site,
         #[inline(always)]

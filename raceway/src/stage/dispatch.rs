@@ -16,7 +16,7 @@ use std::time::Duration;
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 static CURRENT: Mutex<Option<Arc<Dispatch>>> = Mutex::new(None);
 
-#[inline]
+#[inline(always)]
 pub(crate) fn generation() -> u64 {
     GENERATION.load(Ordering::Acquire)
 }

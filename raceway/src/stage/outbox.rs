@@ -24,14 +24,21 @@ pub(crate) struct Outbox {
 
 impl Outbox {
     /// This thread's outbox for the installed dispatch, refreshed after `init`/`shutdown`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn current(slot: &mut Option<Outbox>) -> Option<&mut Outbox> {
         let generation = dispatch::generation();
         if !matches!(slot, Some(o) if o.generation == generation) {
-            // Dropping the old outbox hands its events and budget back to the old dispatch.
-            *slot = dispatch::current().map(|d| Outbox::new(generation, d));
+            Self::refresh(slot, generation);
         }
         slot.as_mut()
+    }
+
+    /// After `init`/`shutdown` (or on the thread's first event): dropping the old outbox hands
+    /// its events and budget back to the old dispatch.
+    #[cold]
+    #[inline(never)]
+    fn refresh(slot: &mut Option<Outbox>, generation: u64) {
+        *slot = dispatch::current().map(|d| Outbox::new(generation, d));
     }
 
     fn new(generation: u64, dispatch: Arc<Dispatch>) -> Self {
