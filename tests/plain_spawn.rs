@@ -236,3 +236,42 @@ fn two_scoped_threads_race_on_every_run_and_two_plain_threads_too() {
     });
     assert_eq!(found, RUNS);
 }
+
+/// A value whose `Serialize` panics (user code, run while the event is being staged).
+struct Boom;
+
+impl serde::Serialize for Boom {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("boom")
+    }
+}
+
+/// A panic in a value's `Serialize` while a plain task records must not leave the thread's own
+/// task holding the plain task's identity (the plain task's state is swapped into the thread's
+/// slot while it records, and put back even when the recording unwinds).
+#[test]
+fn a_panicking_serialize_in_a_plain_task_leaves_both_identities_intact() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let c = rt.block_on(capture_async(async {
+        raceway::track_write("root.before", &0, &1);
+        tokio::spawn(async {
+            raceway::track_write("plain.before", &0, &1);
+            let unwound = std::panic::catch_unwind(|| raceway::track_write("plain.boom", &0, &Boom));
+            assert!(unwound.is_err(), "the user's panic propagates, as it would without raceway");
+            raceway::track_write("plain.after", &0, &1);
+        })
+        .await
+        .unwrap();
+        raceway::track_write("root.after", &0, &1);
+    }));
+    let task_of = |var: &str| {
+        c.events
+            .iter()
+            .find(|e| matches!(&e.kind, raceway::EventKind::StateChange { variable, .. } if variable.as_str() == var))
+            .unwrap_or_else(|| panic!("{var} recorded: {:#?}", c.events))
+            .task
+    };
+    assert_eq!(task_of("plain.before"), task_of("plain.after"), "the plain task keeps its identity");
+    assert_eq!(task_of("root.before"), task_of("root.after"), "the root task keeps its identity");
+    assert_ne!(task_of("root.before"), task_of("plain.before"));
+}

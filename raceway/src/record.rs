@@ -214,17 +214,38 @@ fn record_on_this_thread<K: Kind>(kind: K, duration: Elapsed, link: Option<Link>
     // BENCHMARKS.md issue 17). For the same reason a tokio task the SDK did not see start is
     // swapped into the slot before and out after, by two cold calls that never see the event.
     // SAFETY: the guard is dropped before this function returns, on this thread.
-    let mut local = unsafe { borrow_slot() }?;
-    let visit = local.adopted_key().map(|key| local.enter_adopted(key));
+    let mut slot = unsafe { borrow_slot() }?;
+    let local: *mut Local = &mut *slot;
+    // SAFETY (each `&mut *local` here): it points into the slot borrowed above, which outlives
+    // this function's body, and no two of these references are used at once.
+    let _restore = unsafe { &mut *local }
+        .adopted_key()
+        .map(|key| AdoptedRestore { local, visit: Some(unsafe { &mut *local }.enter_adopted(key)) });
+    let local = unsafe { &mut *local };
     let linked = match link {
         None => false,
         Some(link) => link_to(local.task(), link, kind.awaited_child()),
     };
-    let recorded = record_in(&mut local, kind, duration, linked);
-    if let Some(visit) = visit {
-        local.leave_adopted(visit);
+    record_in(local, kind, duration, linked)
+}
+
+/// Puts an adopted task back (`Local::leave_adopted`) when dropped, also when a value's
+/// `Serialize` or `Debug` (run while the event is staged) panics: the thread's own task must not
+/// be left holding the adopted task's identity.
+struct AdoptedRestore {
+    local: *mut Local,
+    visit: Option<crate::context::AdoptedVisit>,
+}
+
+impl Drop for AdoptedRestore {
+    fn drop(&mut self) {
+        if let Some(visit) = self.visit.take() {
+            // SAFETY: `local` points into the slot `record_on_this_thread` holds borrowed for
+            // longer than this guard lives, and the reference it made for recording is no longer
+            // used once this runs.
+            unsafe { &mut *self.local }.leave_adopted(visit);
+        }
     }
-    recorded
 }
 
 /// Attaches the task's next event as `link` says. Returns true: the event orders tasks (it may

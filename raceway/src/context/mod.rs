@@ -23,7 +23,7 @@ mod state;
 
 pub use instrumented::Instrumented;
 pub(crate) use instrumented::{run_as_task, with_task, EndSlot};
-pub(crate) use local::{borrow_slot, with_local, Local};
+pub(crate) use local::{borrow_slot, with_local, AdoptedVisit, Local};
 pub(crate) use state::{Capture, TaskState, Trace};
 
 use crate::event::clock::{Clock, Component};
