@@ -34,6 +34,22 @@ pub(crate) fn calibrate() {
     tsc::calibrate();
 }
 
+/// Calibrates the counter now if it never was: a first rate from a [`tsc::FIRST_BASELINE_NS`]
+/// baseline, spent waiting on the calling thread (the delivery thread, as it starts). Before this,
+/// the first 50 ms to a flush interval after `init` recorded every event through `SystemTime`
+/// (~35 ns instead of ~10), which made the first figures of a benchmark (and the first requests
+/// of a service) bimodal (BENCHMARKS.md, issue 17). [`calibrate`] refines the rate later.
+pub(crate) fn calibrate_at_start() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        tsc::calibrate();
+        if tsc::waiting_for_first_rate() {
+            std::thread::sleep(std::time::Duration::from_nanos(tsc::FIRST_BASELINE_NS));
+            tsc::calibrate();
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod tsc {
     use super::system_nanos;
@@ -49,9 +65,19 @@ mod tsc {
     /// Set for good once the counter misbehaved (went backwards, rate jumped).
     static DISTRUSTED: AtomicBool = AtomicBool::new(false);
 
-    /// Shortest baseline for a first rate estimate, and how often to re-anchor after.
-    const FIRST_BASELINE_NS: u64 = 50_000_000;
+    /// Shortest baseline for a first rate estimate, and how often to re-anchor after (each
+    /// re-anchor also refines the rate, over the baseline from the first anchor). A 2 ms
+    /// baseline read to within ~50 ns (the best of three anchors) gives the rate to ~25 ppm:
+    /// 25 µs of drift per second at most, corrected at the next re-anchor.
+    pub(super) const FIRST_BASELINE_NS: u64 = 2_000_000;
     const REANCHOR_NS: u64 = 1_000_000_000;
+
+    /// Whether a first anchor was taken and no rate is published yet.
+    pub(super) fn waiting_for_first_rate() -> bool {
+        !DISTRUSTED.load(Ordering::Relaxed)
+            && MULT.load(Ordering::Relaxed) == 0
+            && STATE.lock().map(|s| s.first.is_some()).unwrap_or(false)
+    }
 
     #[inline(always)]
     fn ticks() -> u64 {
@@ -182,7 +208,7 @@ mod tsc {
                 let before = system_nanos();
                 let ours = now().expect("calibrated");
                 let after = system_nanos();
-                // Within 200 µs of the system clock (the 50 ms baseline bounds the rate error).
+                // Within 200 µs of the system clock (the first baseline bounds the rate error).
                 assert!(ours + 200_000 >= before && ours <= after + 200_000, "{before} {ours} {after}");
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }

@@ -38,6 +38,7 @@ impl Worker {
         let mut buf = Vec::with_capacity(MAX_ROUND.min(self.batch_size * 4));
         let mut last_flush = Instant::now();
         let mut dropped_seen = 0;
+        crate::event::timestamp::calibrate_at_start();
         loop {
             crate::event::timestamp::calibrate();
             let stopping = self.dispatch.stopping.load(std::sync::atomic::Ordering::Acquire);
