@@ -32,6 +32,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// One thread's events not yet handed to the exporter. Shared with the dispatch's registry so the
 /// exporter can collect them when the thread goes quiet.
 pub(crate) struct Staging {
+    /// Which handshake this buffer uses (`fence.rs`): fixed when it is created, so both sides of
+    /// every lock agree.
+    asymmetric: bool,
     /// The owner is inside (asymmetric mode), or anyone is (symmetric mode: an ordinary lock).
     busy: AtomicBool,
     /// Another thread holds the buffer, or is taking it (asymmetric mode only).
@@ -51,9 +54,20 @@ unsafe impl Sync for Staging {}
 
 impl Staging {
     pub(crate) fn new() -> Self {
-        // The handshake's mode is fixed before the first buffer exists, so both sides agree.
         fence::init();
+        Self::with_handshake(fence::asymmetric())
+    }
+
+    /// A buffer using the ordinary atomic lock on both sides, as where `membarrier` is missing
+    /// (for tests of that mode on machines that have it).
+    #[cfg(test)]
+    fn symmetric() -> Self {
+        Self::with_handshake(false)
+    }
+
+    fn with_handshake(asymmetric: bool) -> Self {
         Staging {
+            asymmetric,
             busy: AtomicBool::new(false),
             claimed: AtomicBool::new(false),
             others: Mutex::new(()),
@@ -65,7 +79,7 @@ impl Staging {
     /// The owner's lock (only ever called on the thread whose outbox holds this buffer).
     #[inline(always)]
     pub(super) fn lock_own(&self) -> StagingGuard<'_> {
-        if !fence::asymmetric() {
+        if !self.asymmetric {
             lock_symmetric(&self.busy);
             return StagingGuard { staging: self, own: true };
         }
@@ -102,7 +116,7 @@ impl Staging {
     /// (symmetric mode). The buffer is held once [`Claim::wait`] returns, after the heavy fence.
     fn claim(&self) -> Claim<'_> {
         let serial = self.others.lock().unwrap_or_else(|e| e.into_inner());
-        if fence::asymmetric() {
+        if self.asymmetric {
             self.claimed.store(true, Ordering::Relaxed);
         } else {
             lock_symmetric(&self.busy);
@@ -130,7 +144,7 @@ pub(crate) fn collect(stagings: &[Arc<Staging>], queue: &Queue) {
     if claims.is_empty() {
         return;
     }
-    if fence::asymmetric() {
+    if claims.iter().any(|c| c.staging.asymmetric) {
         fence::heavy();
     }
     for claim in claims {
@@ -148,19 +162,19 @@ impl<'a> Claim<'a> {
     /// Waits for the owner to leave (after the heavy fence, in asymmetric mode) and holds the
     /// buffer until the guard drops.
     fn wait(self) -> ClaimedGuard<'a> {
-        if fence::asymmetric() {
+        if self.staging.asymmetric {
             let mut spins = 0u32;
             while self.staging.busy.load(Ordering::Acquire) {
                 backoff(&mut spins);
             }
         }
-        ClaimedGuard { guard: StagingGuard { staging: self.staging, own: !fence::asymmetric() }, _claim: self }
+        ClaimedGuard { guard: StagingGuard { staging: self.staging, own: !self.staging.asymmetric }, _claim: self }
     }
 }
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        if fence::asymmetric() {
+        if self.staging.asymmetric {
             self.staging.claimed.store(false, Ordering::Release);
         }
     }
@@ -256,9 +270,20 @@ mod tests {
     /// staged. A broken handshake shows up as a lost, repeated or reordered id, or a crash.
     #[test]
     fn collecting_while_the_owner_stages_loses_repeats_and_reorders_nothing() {
+        // The handshake this machine uses (asymmetric where `membarrier` works)...
+        owner_against_collector(Staging::new());
+    }
+
+    #[test]
+    fn the_ordinary_lock_where_membarrier_is_missing_loses_repeats_and_reorders_nothing() {
+        // ...and the fallback, whatever this machine has.
+        owner_against_collector(Staging::symmetric());
+    }
+
+    fn owner_against_collector(staging: Staging) {
         const N: u64 = 200_000;
         let queue = Arc::new(Queue::new(1 << 22, 1 << 22));
-        let staging = Arc::new(Staging::new());
+        let staging = Arc::new(staging);
         let done = Arc::new(AtomicBool::new(false));
         let owner = {
             let (queue, staging) = (queue.clone(), staging.clone());
