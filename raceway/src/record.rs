@@ -77,11 +77,19 @@ pub(crate) fn record_kind<K: Kind>(kind: K, duration: Elapsed) -> Option<(Uuid, 
 
 /// What can be recorded: a full [`EventKind`], or a compact form of one (`event/compact.rs`)
 /// that is staged as is and expanded by the delivery thread.
+/// The compact kinds never order tasks and never join one: only a full `EventKind` overrides the
+/// first two methods.
 pub(crate) trait Kind {
     /// See [`EventKind::carries_order`].
-    fn carries_order(&self) -> bool;
+    #[inline(always)]
+    fn carries_order(&self) -> bool {
+        false
+    }
     /// The joined task, for an `AsyncAwait`.
-    fn awaited_child(&self) -> Option<TaskId>;
+    #[inline(always)]
+    fn awaited_child(&self) -> Option<TaskId> {
+        None
+    }
     /// The full kind (a test capture takes events whole).
     fn into_event_kind(self) -> EventKind;
     /// What the staged record holds.
@@ -112,14 +120,6 @@ impl Kind for EventKind {
 
 impl<K: Kind, F: FnOnce() -> K> Kind for Lazy<F> {
     #[inline(always)]
-    fn carries_order(&self) -> bool {
-        false
-    }
-    #[inline(always)]
-    fn awaited_child(&self) -> Option<TaskId> {
-        None
-    }
-    #[inline(always)]
     fn into_event_kind(self) -> EventKind {
         (self.0)().into_event_kind()
     }
@@ -129,37 +129,11 @@ impl<K: Kind, F: FnOnce() -> K> Kind for Lazy<F> {
     }
 }
 
-impl Kind for Access {
-    #[inline(always)]
-    fn carries_order(&self) -> bool {
-        false
-    }
-    #[inline(always)]
-    fn awaited_child(&self) -> Option<TaskId> {
-        None
-    }
-    #[inline(always)]
-    fn into_event_kind(self) -> EventKind {
-        self.expand()
-    }
-    #[inline(always)]
-    fn into_staged(self) -> StagedKind {
-        StagedKind::Access(self)
-    }
-}
-
-/// The compact kinds of a `#[traced]` function's call and end: never ordering, never a join.
-macro_rules! function_kind {
+/// The compact kinds (`event/compact.rs`, `event/function.rs`): staged as they are, expanded by
+/// the delivery thread.
+macro_rules! compact_kind {
     ($ty:ty, $staged:ident) => {
         impl Kind for $ty {
-            #[inline(always)]
-            fn carries_order(&self) -> bool {
-                false
-            }
-            #[inline(always)]
-            fn awaited_child(&self) -> Option<TaskId> {
-                None
-            }
             #[inline(always)]
             fn into_event_kind(self) -> EventKind {
                 self.expand()
@@ -171,8 +145,9 @@ macro_rules! function_kind {
         }
     };
 }
-function_kind!(FnCall, Call);
-function_kind!(FnExit, Exit);
+compact_kind!(Access, Access);
+compact_kind!(FnCall, Call);
+compact_kind!(FnExit, Exit);
 
 /// Records `kind` and returns its timestamp (a fresh clock reading when nothing was recorded), so
 /// a later event can carry the time since. For callers that have just checked
