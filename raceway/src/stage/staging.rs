@@ -281,17 +281,24 @@ mod tests {
     }
 
     fn owner_against_collector(staging: Staging) {
+        /// At least this many records, and at least `ROUNDS` collections while they are staged
+        /// (on a loaded 2-core machine the collector may not get a core before `N` are done).
         const N: u64 = 200_000;
+        const ROUNDS: u64 = 50;
         let queue = Arc::new(Queue::new(1 << 22, 1 << 22));
         let staging = Arc::new(staging);
         let done = Arc::new(AtomicBool::new(false));
+        let rounds = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let owner = {
-            let (queue, staging) = (queue.clone(), staging.clone());
+            let (queue, staging, rounds) = (queue.clone(), staging.clone(), rounds.clone());
             std::thread::spawn(move || {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
                 let task = TaskId::next();
                 let (trace, mut clock, mut ids) = (Uuid::new_v4(), Clock::new(task), IdSeq::new());
                 let mut staged = Vec::with_capacity(N as usize);
-                for n in 0..N {
+                let mut n = 0u64;
+                while n < N || (rounds.load(Ordering::Relaxed) < ROUNDS && std::time::Instant::now() < deadline) {
+                    n += 1;
                     clock.tick();
                     let id = ids.next();
                     let mut chunk = staging.lock_own();
@@ -328,18 +335,19 @@ mod tests {
             })
         };
         let collector = {
-            let (queue, staging, done) = (queue.clone(), staging.clone(), done.clone());
+            let (queue, staging, done, rounds) = (queue.clone(), staging.clone(), done.clone(), rounds.clone());
             std::thread::spawn(move || {
-                let mut rounds = 0u64;
+                let mut round = 0u64;
                 while !done.load(Ordering::Acquire) {
-                    if rounds % 2 == 0 {
+                    if round % 2 == 0 {
                         collect(std::slice::from_ref(&staging), &queue);
                     } else {
                         staging.hand_over_elsewhere(&queue);
                     }
-                    rounds += 1;
+                    round += 1;
+                    rounds.store(round, Ordering::Relaxed);
                 }
-                rounds
+                round
             })
         };
         let staged = owner.join().unwrap();
@@ -350,6 +358,6 @@ mod tests {
         let got: Vec<Uuid> = out.iter().map(|e| e.id).collect();
         assert_eq!(got.len(), staged.len(), "every record once ({rounds} collections ran alongside)");
         assert!(got == staged, "in the order staged");
-        assert!(rounds > 10, "the collector ran alongside the owner ({rounds} rounds)");
+        assert!(rounds >= ROUNDS, "the collector ran alongside the owner ({rounds} rounds)");
     }
 }
