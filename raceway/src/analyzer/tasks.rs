@@ -12,32 +12,13 @@
 //! past that, e.g. never-joined ones, are analysed as always but reported without stack or
 //! origin), and each window holds [`WINDOW`] events.
 
-use crate::event::id::TaskId;
+use crate::event::id::{IdHasher, TaskId};
 use crate::event::location::Location;
 use crate::event::name::Name;
 use crate::event::{Event, EventKind};
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
-
-/// Task ids are counters: one multiply spreads them well enough for a map, and this map is
-/// looked up on every event (SipHash made the analyzer a third slower).
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
 
 /// Most frames kept per stack; deeper calls are counted and not shown.
 pub(crate) const MAX_DEPTH: usize = 64;

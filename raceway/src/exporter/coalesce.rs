@@ -30,35 +30,10 @@
 //!
 //! The embedded analyzer is a separate sink and sees every access: this is the server path only.
 
-use crate::event::id::{TaskId, Uuid};
+use crate::event::id::{IdHasher, TaskId, Uuid};
 use crate::event::{AccessType, Event, EventKind};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// Keys here are task numbers and event ids the process made itself, not input an attacker
-/// picks, and every event of a hot loop costs a lookup: a multiply per word instead of SipHash.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // A `Uuid` (`[u64; 2]`) arrives as one 16-byte write.
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_ne_bytes(word));
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
+use std::hash::BuildHasherDefault;
 
 type Map<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
